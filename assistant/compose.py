@@ -1,0 +1,126 @@
+"""The extractive generator: answers made only of the items' own sentences.
+
+Every sentence of an answer is quoted verbatim from an item and carries that
+item's marker ([第12条] for "12." style items, the document's own label
+otherwise), so grounding is 1.0 by construction. The answer opens with the
+document and year it draws on, lists several points as a list, adds a secondary
+item only when it covers question words the first one does not, and puts an
+English frame around the quoted Chinese for English questions. All framing text
+comes from ``prompts/``. It does not retrieve and calls no model.
+"""
+from __future__ import annotations
+
+from assistant.model import Hit, Item
+from assistant.query import Query
+from assistant.seams import Answer, Retrieval
+from assistant.text import bigrams, content_tokens, split_sentences
+from prompts import render
+
+MAX_SENTENCES_PER_ITEM = 6       # a short item is quoted whole; a long one by its most relevant sentences
+MAX_SECONDARY = 2
+SECONDARY_SCORE_GAP = 1.0        # fused-score distance from the best hit within which a secondary may join
+
+
+class ExtractiveGenerator:
+    name = "extractive"
+
+    def run(self, query: Query, retrieval: Retrieval) -> Answer:
+        lang = "zh" if query.language == "zh" else "en"
+        if not retrieval.answerable or not retrieval.hits:
+            return refusal(query, retrieval, lang)
+        if retrieval.lookup:
+            return self._lookup_answer(query, retrieval.hits, lang)
+        return self._search_answer(query, retrieval.hits, lang)
+
+    def _lookup_answer(self, query: Query, hits: list[Hit], lang: str) -> Answer:
+        items = [hit.item for hit in hits]
+        if query.section_number is not None:
+            lines = [render("section_intro", lang, title=items[0].title, section=items[0].section, count=len(items))]
+            lines += [f"- {_sentences(item)[0]}{marker(item, items)}" for item in items]
+        else:
+            lines = [intro(items, lang)]
+            lines += [f"- {sentence}{marker(item, items)}" for item in items for sentence in _sentences(item)]
+        return Answer(text="\n".join(lines), cited=items, generator=self.name)
+
+    def _search_answer(self, query: Query, hits: list[Hit], lang: str) -> Answer:
+        words = content_tokens(query.text)
+        primary = hits[0].item
+        chosen: list[tuple[Item, list[str]]] = [(primary, pick_sentences(primary, query.text, words))]
+        covered = {word for word in words if word in primary.embedding_text()}
+        for hit in hits[1:]:
+            if len(chosen) > MAX_SECONDARY or hits[0].score - hit.score > SECONDARY_SCORE_GAP:
+                break
+            new_words = [w for w in words if w not in covered and w in hit.item.embedding_text()]
+            if new_words:
+                covered.update(new_words)
+                chosen.append((hit.item, pick_sentences(hit.item, " ".join(new_words), new_words, limit=2)))
+        items = [item for item, _ in chosen]
+        points = [f"{sentence}{marker(item, items)}" for item, sentences in chosen for sentence in sentences]
+        head = intro(items, lang)
+        text = f"{head}{points[0]}" if len(points) == 1 and lang == "zh" else "\n".join([head] + [f"- {p}" for p in points])
+        return Answer(text=text, cited=items, generator=self.name)
+
+
+def refusal(query: Query, retrieval: Retrieval, lang: str) -> Answer:
+    hits = retrieval.hits
+    scope = "、".join(f"《{t}》" for t in dict.fromkeys(hit.item.title for hit in hits[:3])) or (
+        "《已索引的文件》" if lang == "zh" else "The indexed documents")
+    if lang == "en":
+        scope = ", ".join(f"“{t}”" for t in dict.fromkeys(hit.item.title for hit in hits[:3])) or scope
+    if retrieval.lookup:
+        what = (f"第{query.item_number}条" if query.item_number is not None else f"第{query.section_number}部分") \
+            if lang == "zh" else (f"item {query.item_number}" if query.item_number is not None
+                                  else f"section {query.section_number}")
+        lines = [render("lookup_missing", lang, what=what)]
+    else:
+        lines = [render("refusal", lang, scope=scope, question=query.question)]
+    suggestions = [hit.item for hit in hits[:3]] if not retrieval.lookup else []
+    if suggestions:
+        lines.append(render("suggestions", lang))
+        lines += [f"- {_plain_label(item)}：{_sentences(item)[0]}" for item in suggestions]
+    return Answer(text="\n".join(lines), cited=[], generator="extractive", refused=True)
+
+
+def intro(items: list[Item], lang: str) -> str:
+    """'根据《2025年教育工作要点》（市教育局，2025-03-26）：' for the documents cited."""
+    docs = list(dict.fromkeys((item.title or item.doc, item.office, item.date, item.year) for item in items))
+    title = "》《".join(d[0] for d in docs)
+    first = docs[0]
+    if lang == "zh":
+        source = "，".join(x for x in (first[1], first[2] or (f"{first[3]}年" if first[3] else "")) if x) or "原文"
+    else:
+        source = ", ".join(x for x in (first[1] and "issued by " + first[1], first[2] or str(first[3] or "")) if x) \
+            or "the original text"
+    return render("answer_intro", lang, title=title, source=source)
+
+
+def marker(item: Item, cited: list[Item]) -> str:
+    """The item's marker; prefixed with 《title》 when the answer cites several documents."""
+    if len({other.doc for other in cited}) > 1:
+        return f"[《{item.title or item.doc}》{item.marker[1:-1]}]"
+    return item.marker
+
+
+def pick_sentences(item: Item, question: str, words: list[str], limit: int = MAX_SENTENCES_PER_ITEM) -> list[str]:
+    """The item's heading sentence plus its sentences most relevant to the question, in document order."""
+    sentences = _sentences(item)
+    if len(sentences) <= limit:
+        return sentences
+    question_grams = bigrams(question)
+
+    def relevance(index: int) -> float:
+        sentence = sentences[index]
+        word_hits = sum(1 for word in words if word in sentence)
+        return word_hits + len(bigrams(sentence) & question_grams) / (len(question_grams) or 1)
+
+    ranked = sorted(range(1, len(sentences)), key=lambda i: (-relevance(i), i))
+    keep = sorted([0] + ranked[:limit - 1])
+    return [sentences[i] for i in keep]
+
+
+def _sentences(item: Item) -> list[str]:
+    return split_sentences(item.text) or [item.text]
+
+
+def _plain_label(item: Item) -> str:
+    return item.marker[1:-1]

@@ -1,0 +1,125 @@
+"""The composition root: settings in, answers out.
+
+``Assistant`` wires the seams together (embedder, store, retriever, generator)
+once, lazily, and answers with the JSON record of the contract. It builds the
+index from the bundled corpus when none exists (and says so), follows the index
+pointer so that a rebuild by another process is picked up, and checks every
+answer's grounding. It is the only place that chooses implementations; the CLI,
+the web app and the eval suite all call ``Assistant.ask``.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Callable
+
+from assistant import grounding
+from assistant.compose import ExtractiveGenerator
+from assistant.errors import IndexUnusable
+from assistant.query import understand
+from assistant.retrieval import Corpus, HybridRetriever
+from assistant.settings import Settings
+from index.embedders import make_embedder
+from index.store import ItemStore
+
+RECHECK_POINTER_S = 2.0      # how often a long-running process looks for a newer index generation
+
+
+def stderr_notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Assistant:
+    def __init__(self, settings: Settings, notify: Callable[[str], None] = stderr_notice):
+        self.settings = settings
+        self.notify = notify
+        self.embedder = make_embedder(settings.embed_model)
+        self.store = ItemStore(settings)
+        self._corpus: Corpus | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._generators = {"extractive": ExtractiveGenerator()}
+
+    # -- the index ------------------------------------------------------------------------------
+    def corpus(self) -> Corpus:
+        now = time.monotonic()
+        if self._corpus is not None and now - self._checked_at < RECHECK_POINTER_S:
+            return self._corpus
+        with self._lock:
+            state = self.store.state()
+            if state is None:
+                self._build_default()
+                state = self.store.state()
+            if state.embed_model != self.embedder.name:
+                raise IndexUnusable(
+                    f"the index at {self.store.describe()} was built with embedder {state.embed_model!r}, but "
+                    f"{self.embedder.name!r} is configured; set POLICY_EMBED_MODEL={state.embed_model} or rebuild "
+                    f"with `policy-assistant index build`")
+            if self._corpus is None or self._corpus.collection != state.collection:
+                items, _ = self.store.items(state.collection)
+                if not items:
+                    raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
+                                        f"build it with `policy-assistant index build PATH`")
+                self._corpus = Corpus(items, state.collection)
+                self._corpus.bm25  # noqa: B018 - build the BM25 side now, not inside the first question
+            self._checked_at = now
+            return self._corpus
+
+    def _build_default(self) -> None:
+        from index.builder import build_index
+
+        self.notify(f"no index at {self.store.describe()}: building it from the bundled corpus (first run only)…")
+        report = build_index(None, self.settings, self.embedder, self.store, notify=self.notify)
+        self.notify(f"index built: {report.summary()}")
+
+    def warm_up(self) -> None:
+        """Load the index, BM25, jieba and the embedder now (servers call this at start-up)."""
+        self.ask("学前教育今年有什么要求")
+
+    # -- answering ------------------------------------------------------------------------------
+    def generator(self, name: str | None):
+        """The generator asked for (flag > settings), and a warning when it had to be another."""
+        wanted = name or self.settings.generator
+        if wanted in self._generators:
+            return self._generators[wanted], []
+        return self._generators["extractive"], [f"generator {wanted!r} is not available; answered extractively"]
+
+    def ask(self, question: str, history: list[str] | tuple = (), doc: str | None = None,
+            generator: str | None = None) -> dict:
+        started = time.perf_counter()
+        query = understand(question, history, doc, self.settings.max_question_chars)
+        corpus = self.corpus()
+        retriever = HybridRetriever(corpus, self.store, self.embedder, self.settings.today)
+        retrieval = retriever.run(query)
+        retrieved_at = time.perf_counter()
+        chosen, warnings = self.generator(generator)
+        answer = chosen.run(query, retrieval)
+        answered_at = time.perf_counter()
+        scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
+        checked = grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding()
+        return {
+            "question": query.question,
+            "rewritten": query.text if query.rewritten else None,
+            "language": query.language,
+            "refused": answer.refused,
+            "generator": answer.generator,
+            "warnings": warnings + answer.warnings,
+            "answer": answer.text,
+            "citations": [item.citation() for item in _unique(answer.cited)],
+            "retrieved": [hit.to_json() for hit in retrieval.hits],
+            "grounding": checked.to_json(),
+            "timing_ms": {"retrieve": _ms(started, retrieved_at), "answer": _ms(retrieved_at, answered_at),
+                          "total": _ms(started, time.perf_counter())},
+        }
+
+
+def _unique(items):
+    seen = {}
+    for item in items:
+        seen.setdefault(item.key, item)
+    return list(seen.values())
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)

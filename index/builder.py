@@ -1,0 +1,196 @@
+"""Build the index so that it mirrors the given files and folders.
+
+New and changed files (by SHA-256 of their bytes) are loaded, chunked and
+embedded; unchanged files keep their stored vectors; files no longer given are
+dropped. The result is written as a new generation and published atomically
+(see ``index.store``); a file lock stops two builds at once. A file that fails
+to load is reported by name and, if it was indexed before, its previous items
+are kept: a build never loses data because one file broke.
+
+This module does not answer questions and does not parse formats itself
+(``index.loaders`` and ``index.chunking`` do).
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from assistant.errors import AssistantError, BadInput, IndexBusy, IndexUnusable
+from assistant.model import Item
+from assistant.settings import BUNDLED_CORPUS, Settings
+from index.chunking import chunk_document
+from index.loaders import SUPPORTED_SUFFIXES, load_document
+from index.store import IndexState, ItemStore
+
+EMBED_BATCH = 32
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)       # doc ids embedded for the first time
+    updated: list[str] = field(default_factory=list)     # doc ids re-embedded because the file changed
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (path, reason)
+    skipped: list[str] = field(default_factory=list)     # files in folders with an unsupported type
+    items: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        parts = [f"{self.items} items from {len(self.added) + len(self.updated) + len(self.unchanged)} documents",
+                 f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.unchanged)} unchanged",
+                 f"{len(self.removed)} removed"]
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        return ", ".join(parts) + f" ({self.embedded} items embedded in {self.seconds:.1f}s)"
+
+
+def collect_files(paths: list[Path]) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
+    """Expand folders recursively. Returns (files, skipped notices, failures for named unsupported files)."""
+    files, skipped, failed = [], [], []
+    for path in paths:
+        if not path.exists():
+            raise BadInput(f"no such file or folder: {path}")
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
+                if child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(child.resolve())
+                else:
+                    skipped.append(str(child))
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            files.append(path.resolve())
+        else:
+            failed.append((str(path), f"unsupported file type {path.suffix or '(none)'}; "
+                                      f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"))
+    return list(dict.fromkeys(files)), skipped, failed
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+@contextmanager
+def build_lock(settings: Settings):
+    """One build at a time per index dir (also when the store is a Chroma server)."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.index_dir / "build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusy(f"another build is running on {settings.index_dir}; try again when it ends") from None
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def build_index(paths: list[Path] | None, settings: Settings, embedder, store: ItemStore | None = None,
+                notify: Callable[[str], None] = lambda message: None, progress: bool = True) -> BuildReport:
+    """Make the index mirror ``paths`` (default: the bundled corpus)."""
+    started = time.perf_counter()
+    store = store or ItemStore(settings)
+    files, skipped, failed = collect_files(list(paths) if paths else [BUNDLED_CORPUS])
+    report = BuildReport(skipped=skipped, failed=failed)
+    for notice in skipped:
+        notify(f"skipped (unsupported type): {notice}")
+    if not files and not failed:
+        raise BadInput("no policy files found in " + ", ".join(str(p) for p in paths or [BUNDLED_CORPUS]))
+
+    with build_lock(settings):
+        try:
+            state = store.state()
+        except IndexUnusable as exc:
+            notify(f"{exc.message.split(';')[0]}; building a new index")
+            state = None
+        same_model = state is not None and state.embed_model == embedder.name
+        old_manifest = state.manifest if same_model else {}
+        manifest: dict = {}
+        carried: list[str] = []                  # docs whose stored vectors go to the new generation
+        fresh: list[Item] = []
+        taken_docs = {entry["doc"] for key, entry in old_manifest.items() if Path(key) in files}
+        for path in files:
+            key = str(path)
+            previous = old_manifest.get(key)
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if previous and previous["sha256"] == digest:
+                    manifest[key] = previous
+                    carried.append(previous["doc"])
+                    report.unchanged.append(previous["doc"])
+                    continue
+                doc_id = previous["doc"] if previous else _unique_doc_id(path, taken_docs)
+                taken_docs.add(doc_id)
+                document = load_document(path)
+                document.doc = doc_id
+                items = chunk_document(document)
+                if not items:
+                    raise BadInput(f"{path}: no text found to index")
+            except AssistantError as exc:
+                _keep_previous(exc.message, key, previous, manifest, carried, report)
+                continue
+            except OSError as exc:
+                _keep_previous(f"{path}: cannot read ({exc.strerror or exc})", key, previous, manifest, carried, report)
+                continue
+            manifest[key] = {"sha256": digest, "doc": doc_id, "title": document.title, "year": document.year,
+                             "items": len(items)}
+            fresh.extend(items)
+            (report.updated if previous else report.added).append(doc_id)
+        report.removed = sorted(entry["doc"] for key, entry in old_manifest.items() if key not in manifest)
+        report.items = sum(entry["items"] for entry in manifest.values())
+
+        if state is not None and same_model and not report.changed:
+            report.seconds = time.perf_counter() - started
+            return report
+        if not manifest:
+            raise BadInput("none of the given files could be indexed: " + "; ".join(r for _, r in report.failed))
+
+        generation = store.new_generation()
+        if same_model:
+            store.copy_docs(state.collection, generation, carried)
+        _embed_into(store, generation, fresh, embedder, progress)
+        report.embedded = len(fresh)
+        store.publish(IndexState(collection=generation, embed_model=embedder.name, manifest=manifest,
+                                 built_at=time.time(), items=report.items))
+        store.drop_stale_generations(keep=generation)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _keep_previous(reason: str, key: str, previous: dict | None, manifest: dict, carried: list, report: BuildReport):
+    report.failed.append((key, reason))
+    if previous:                     # the file broke: its last good items stay answerable
+        manifest[key] = previous
+        carried.append(previous["doc"])
+
+
+def _unique_doc_id(path: Path, taken: set[str]) -> str:
+    doc_id = path.stem
+    if doc_id in taken:
+        doc_id = f"{path.parent.name}-{path.stem}"
+    suffix = 2
+    base = doc_id
+    while doc_id in taken:
+        doc_id, suffix = f"{base}-{suffix}", suffix + 1
+    return doc_id
+
+
+def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, progress: bool) -> None:
+    from tqdm import tqdm
+
+    with tqdm(total=len(items), desc="embedding items", unit="item", delay=1.0, disable=not progress,
+              leave=False) as bar:
+        for start in range(0, len(items), EMBED_BATCH):
+            batch = items[start:start + EMBED_BATCH]
+            vectors = embedder.embed_passages([item.embedding_text() for item in batch])
+            store.add_items(generation, batch, vectors)
+            bar.update(len(batch))

