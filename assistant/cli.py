@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from assistant.errors import AssistantError, PartialFailure
+from assistant.model import marker_label
 from assistant.settings import Settings
 
 
@@ -74,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--report", type=Path, help="write a self-contained HTML report")
     evaluate.add_argument("--generator", choices=["extractive", "llm"])
     evaluate.set_defaults(handler=cmd_eval)
+
+    serve = commands.add_parser("serve", parents=[common], help="the Gradio chat and HTTP API in one server")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--generator", choices=["extractive", "llm"])
+    serve.set_defaults(handler=cmd_serve)
+
+    bench = commands.add_parser("bench", parents=[common], help="quality and speed side by side with baselines")
+    bench.add_argument("--quick", action="store_true", help="a smaller run (fewer repetitions, no 10k scale)")
+    bench.add_argument("--out", type=Path, default=Path("artifacts/bench.json"))
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 
@@ -120,7 +132,7 @@ def cmd_ask(args, settings: Settings) -> int:
     if record["citations"]:
         print("\n来源 / Sources:" if record["language"] == "zh" else "\nSources:")
         for citation in record["citations"]:
-            label = citation["item"] if not citation["item"].isdigit() else f"第{citation['item']}条"
+            label = marker_label(citation["item"])
             print(f"  [{label}] 《{citation['title']}》 {citation['section']}")
     for warning in record["warnings"]:
         _notice(f"warning: {warning}")
@@ -133,6 +145,18 @@ def cmd_eval(args, settings: Settings) -> int:
     if args.datasets and str(args.datasets[0]) == "score":
         return score_answers(args.datasets[1:], settings, out=args.out)
     return run_eval(args.datasets, settings, out=args.out, report=args.report, generator=args.generator)
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from ui.server import serve
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def cmd_bench(args, settings: Settings) -> int:
+    from eval.bench import run_bench
+
+    return run_bench(settings, quick=args.quick, out=args.out)
 
 
 def _notice(message: str) -> None:

@@ -32,6 +32,14 @@ class ExtractiveGenerator:
             return self._lookup_answer(query, retrieval.hits, lang)
         return self._search_answer(query, retrieval.hits, lang)
 
+    def stream(self, query: Query, retrieval: Retrieval):
+        """Line by line: every line is verbatim quotation, so each is safe as soon as it exists."""
+        answer = self.run(query, retrieval)
+        lines = answer.text.split("\n")
+        for index, line in enumerate(lines):
+            yield line + ("\n" if index < len(lines) - 1 else "")
+        yield answer
+
     def _lookup_answer(self, query: Query, hits: list[Hit], lang: str) -> Answer:
         items = [hit.item for hit in hits]
         if query.section_number is not None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from assistant import grounding
 from assistant.compose import ExtractiveGenerator
 from assistant.errors import IndexUnusable
 from assistant.query import understand
 from assistant.retrieval import Corpus, HybridRetriever
+from assistant.seams import Answer
 from assistant.settings import Settings
 from index.embedders import make_embedder
 from index.store import ItemStore
@@ -87,18 +88,32 @@ class Assistant:
 
     def ask(self, question: str, history: list[str] | tuple = (), doc: str | None = None,
             generator: str | None = None) -> dict:
+        """Answer one question: the JSON record of the contract."""
+        for event in self.ask_stream(question, history, doc, generator):
+            if event["type"] == "final":
+                return event["record"]
+        raise AssertionError("ask_stream ended without a final record")
+
+    def ask_stream(self, question: str, history: list[str] | tuple = (), doc: str | None = None,
+                   generator: str | None = None) -> Iterator[dict]:
+        """Answer as it is produced: ``{"type": "delta", "text": …}`` events (already checked text
+        only), then one ``{"type": "final", "record": {…}}`` with the whole JSON record."""
         started = time.perf_counter()
         query = understand(question, history, doc, self.settings.max_question_chars)
         corpus = self.corpus()
-        retriever = HybridRetriever(corpus, self.store, self.embedder, self.settings.today)
-        retrieval = retriever.run(query)
+        retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
         retrieved_at = time.perf_counter()
         chosen, warnings = self.generator(generator)
-        answer = chosen.run(query, retrieval)
+        answer = None
+        for piece in chosen.stream(query, retrieval):
+            if isinstance(piece, Answer):
+                answer = piece
+            elif piece:
+                yield {"type": "delta", "text": piece}
         answered_at = time.perf_counter()
         scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
         checked = grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding()
-        return {
+        yield {"type": "final", "record": {
             "question": query.question,
             "rewritten": query.text if query.rewritten else None,
             "language": query.language,
@@ -108,10 +123,11 @@ class Assistant:
             "answer": answer.text,
             "citations": [item.citation() for item in _unique(answer.cited)],
             "retrieved": [hit.to_json() for hit in retrieval.hits],
+            "evidence": retrieval.evidence,
             "grounding": checked.to_json(),
             "timing_ms": {"retrieve": _ms(started, retrieved_at), "answer": _ms(retrieved_at, answered_at),
                           "total": _ms(started, time.perf_counter())},
-        }
+        }}
 
 
 def _unique(items):

@@ -24,10 +24,11 @@ from typing import Callable, Iterable
 
 from assistant.model import Item, marker_label
 from assistant.query import cn_to_int
-from assistant.text import MARKER, bigrams, split_sentences
+from assistant.text import MARKER, bigrams, fold_width, split_sentences
 
 SUPPORT_THRESHOLD = 0.7
 MARKER_RE = re.compile(MARKER)
+ARTICLE_SERIES = re.compile(r"第\s*([0-9零一二两三四五六七八九十百]+(?:\s*[、,，和及]\s*第?\s*[0-9零一二两三四五六七八九十百]+)+)\s*条")
 TITLE_PREFIX = re.compile(r"^《([^》]+)》\s*")
 MODAL_WORDS = ("不得", "禁止", "严禁", "应当", "必须", "可以", "鼓励", "不再", "不予", "暂停", "取消")
 NEGATED = re.compile(r"(?:不|未|无|非|没有|勿)(?=[\u4e00-\u9fff])")
@@ -71,17 +72,14 @@ def parse_markers(sentence: str) -> list[str]:
     """The labels cited by a sentence: '[第12、13条]' -> ['第12条', '第13条']; titles kept as '《t》label'."""
     labels = []
     for raw in MARKER_RE.findall(sentence):
-        inner = unicodedata.normalize("NFKC", raw[1:-1]).strip()
+        inner = fold_width(raw[1:-1])
         title = ""
         if match := TITLE_PREFIX.match(inner):
             title, inner = match.group(0).strip(), inner[match.end():]
-        for part in re.split(r"[、,，;；]\s*|\s+", inner):
-            part = part.strip()
-            if not part:
-                continue
-            if re.fullmatch(r"\d+|[零一二两三四五六七八九十百]+", part) and "第" in inner and not part.startswith("第"):
-                part = f"第{part}条"            # [第12、13条] -> 第12条, 第13条
-            labels.append(title + part)
+        if (series := ARTICLE_SERIES.fullmatch(inner)) is not None:   # [第12、13条] -> 第12条, 第13条
+            labels += [f"{title}第{number}条" for number in re.split(r"[、,，和及]\s*第?", series.group(1))]
+            continue
+        labels += [title + part for part in re.split(r"[、,，;；]\s*|\s+", inner) if part.strip()]
     return labels
 
 
@@ -92,18 +90,22 @@ def strip_markers(sentence: str) -> str:
 def resolve(label: str, items: Iterable[Item]) -> list[Item]:
     """The items a cited label names, among ``items``; empty when it names none."""
     title = ""
+    label = _norm(label)
     if match := TITLE_PREFIX.match(label):
         title, label = match.group(1), label[match.end():]
     wanted_number = _number_of(label)
     found = []
     for item in items:
-        if title and title not in (item.title, item.doc):
+        if title and title not in (_norm(item.title), _norm(item.doc)):
             continue
-        if label in (item.item, item.path_id, marker_label(item.item), "".join(item.path)):
+        if label in (_norm(item.item), _norm(item.path_id), _norm(marker_label(item.item)), _norm("".join(item.path))):
             found.append(item)
         elif wanted_number is not None and _number_of(item.item) == wanted_number and _same_kind(label, item.item):
             found.append(item)
     return found
+
+
+_norm = fold_width      # full-width and half-width forms compare equal: （一） == (一)
 
 
 def _number_of(label: str) -> int | None:

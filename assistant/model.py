@@ -59,7 +59,7 @@ class Item:
         """Whether a dataset/gold reference ("12", "二/（一）", "第五条") names this item."""
         ref = ref.strip()
         return ref in (self.item, self.path_id, marker_label(self.item)) or (
-            ref.isdigit() and self.item == ref)
+            is_number(ref) and self.item == ref)
 
     def embedding_text(self) -> str:
         """What is embedded: the enclosing headings give the item its context."""
@@ -92,7 +92,12 @@ class Item:
 
 def marker_label(label: str) -> str:
     """'12' -> '第12条'; labels that already say what they are stay as printed."""
-    return f"第{label}条" if label.isdigit() else label
+    return f"第{label}条" if is_number(label) else label
+
+
+def is_number(label: str) -> bool:
+    """ASCII digits only: '12' is a number, '①' is a label (str.isdigit says otherwise)."""
+    return label.isascii() and label.isdigit()
 
 
 @dataclass

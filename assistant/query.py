@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from assistant.errors import BadInput
 from assistant.language import detect_language
-from assistant.text import content_tokens, tokens
+from assistant.text import content_tokens, fold_width, tokens
 
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -57,8 +57,8 @@ class Query:
 
 def cn_to_int(text: str) -> int | None:
     """'十二' -> 12, '一百零三' -> 103, '12' / '１２' -> 12; None when not a number."""
-    text = unicodedata.normalize("NFKC", text.strip())
-    if text.isdigit():
+    text = fold_width(text)
+    if text.isascii() and text.isdigit():
         return int(text)
     if not text or any(ch not in CN_DIGITS and ch not in CN_UNITS for ch in text):
         return None

@@ -92,7 +92,7 @@ VALUE_ASKED = {   # a question that asks for a value of this kind needs an item 
     "money": re.compile(r"多少钱|收多少|收费|学费|费用|价格|贵不贵|how much|tuition|\bfees?\b|\bcost", re.I),
     "date": re.compile(r"几月|几号|哪天|哪一天|几点|具体日期|哪个月|what date|which day|start dates?", re.I),
     "count": re.compile(r"多少人|多少名|招多少|几个人|how many people", re.I),
-    "score": re.compile(r"分数线|多少分|几分|cut-?off|score", re.I),
+    "score": re.compile(r"分数线|多少分|几分|分值|cut-?off|score", re.I),
     "duration": re.compile(r"多长时间|多久|几个小时|几小时|how long", re.I),
 }
 VALUE_STATED = {
@@ -100,7 +100,7 @@ VALUE_STATED = {
     "date": re.compile(r"\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{4}-\d{2}-\d{2}|[一二三四五六七八九十]{1,2}月"),
     "count": re.compile(r"\d+\s*(?:人|名)|[一二三四五六七八九十百千万]+(?:人|名)"),
     "score": re.compile(r"\d+\s*分"),
-    "duration": re.compile(r"\d+\s*(?:小时|分钟|天|周|个月)|[一二三四五六七八九十]+(?:小时|分钟|天|周)"),
+    "duration": re.compile(r"(?:\d+|[一二三四五六七八九十百两半]+)\s*(?:个)?(?:小时|分钟|天|日|周|个?月|年|学期|工作日)"),
 }
 WEAK_COVERAGE = 0.12      # below this share (IDF-weighted) of the question's terms found, the dense side must vouch
 WEAK_GAP = 0.03           # ...by the best item standing this far above the median candidate

@@ -13,7 +13,7 @@ and ``assistant.llm.LLMGenerator``. Nothing here does any work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -54,3 +54,6 @@ class Generator(Protocol):
     name: str
 
     def run(self, query: "Query", retrieval: Retrieval) -> Answer: ...  # noqa: F821
+
+    # Text pieces as they become safe to show (each already grounded), then the whole Answer last.
+    def stream(self, query: "Query", retrieval: Retrieval) -> Iterator[str | Answer]: ...  # noqa: F821

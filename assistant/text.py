@@ -42,6 +42,14 @@ SENTENCE = re.compile(rf"[^{SENTENCE_END}\n]*(?:[{SENTENCE_END}]+[”’」』�
 BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.、)]|[（(]\d+[）)])\s*")
 
 
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_width(text: str) -> str:
+    """Full-width ASCII forms to ASCII (（一） -> (一), １２ -> 12); circled numbers and CJK untouched."""
+    return (text or "").translate(_FULL_WIDTH).strip()
+
+
 def _get_jieba():
     global _jieba
     if _jieba is None:

@@ -22,7 +22,7 @@ def gold_matches(gold: str, ref: dict) -> bool:
     gold = gold.strip()
     path = "/".join(ref.get("path") or [])
     item = ref.get("item", "")
-    if gold in (item, path) or (gold.isdigit() and item == gold):
+    if gold in (item, path):
         return True
     found = grounding.resolve(gold, [Item(doc=ref.get("doc", ""), item=item, path=list(ref.get("path") or []), text="")])
     return bool(found)
