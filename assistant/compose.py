@@ -30,6 +30,8 @@ class ExtractiveGenerator:
             return refusal(query, retrieval, lang)
         if retrieval.lookup:
             return self._lookup_answer(query, retrieval.hits, lang)
+        if retrieval.compare:
+            return self._compare_answer(retrieval.hits[0].item, retrieval.hits[1].item, lang)
         return self._search_answer(query, retrieval.hits, lang)
 
     def stream(self, query: Query, retrieval: Retrieval):
@@ -50,6 +52,24 @@ class ExtractiveGenerator:
             lines += [f"- {sentence}{marker(item, items)}" for item in items for sentence in _sentences(item)]
         return Answer(text="\n".join(lines), cited=items, generator=self.name)
 
+    def _compare_answer(self, newer: Item, older: Item, lang: str) -> Answer:
+        """Two editions side by side: sentences added, removed and changed, each quoted with its marker."""
+        items = [newer, older]
+        new_sentences, old_sentences = _sentences(newer), _sentences(older)
+        diff = diff_sentences(old_sentences, new_sentences)
+        label = {"zh": ("新增", "删去", "改动"), "en": ("Added", "Removed", "Changed")}[lang]
+        lines = [render("compare_intro", lang, newer=newer.title, older=older.title, same=len(diff.same),
+                        newer_item=_plain_label(newer), older_item=_plain_label(older))]
+        if diff.added:
+            lines += [f"{label[0]}：" if lang == "zh" else f"{label[0]}:"] + [f"- {s}{marker(newer, items)}" for s in diff.added]
+        if diff.removed:
+            lines += [f"{label[1]}：" if lang == "zh" else f"{label[1]}:"] + [f"- {s}{marker(older, items)}" for s in diff.removed]
+        if diff.changed:
+            lines += [f"{label[2]}：" if lang == "zh" else f"{label[2]}:"]
+            for old, new in diff.changed:
+                lines += [f"- {new}{marker(newer, items)}", f"- {old}{marker(older, items)}"]
+        return Answer(text="\n".join(lines), cited=items, generator=self.name)
+
     def _search_answer(self, query: Query, hits: list[Hit], lang: str) -> Answer:
         words = content_tokens(query.text)
         primary = hits[0].item
@@ -65,7 +85,7 @@ class ExtractiveGenerator:
         items = [item for item, _ in chosen]
         points = [f"{sentence}{marker(item, items)}" for item, sentences in chosen for sentence in sentences]
         head = intro(items, lang)
-        text = f"{head}{points[0]}" if len(points) == 1 and lang == "zh" else "\n".join([head] + [f"- {p}" for p in points])
+        text = "\n".join([head, points[0]] if len(points) == 1 else [head] + [f"- {p}" for p in points])
         return Answer(text=text, cited=items, generator=self.name)
 
 
@@ -132,3 +152,35 @@ def _sentences(item: Item) -> list[str]:
 
 def _plain_label(item: Item) -> str:
     return item.marker[1:-1]
+
+
+class SentenceDiff:
+    """Sentences of two editions matched up: same, changed (similar but not equal), added, removed."""
+
+    CHANGED = 0.5        # bigram overlap (Dice) above which two different sentences count as one changed sentence
+
+    def __init__(self):
+        self.same: list[str] = []
+        self.changed: list[tuple[str, str]] = []
+        self.added: list[str] = []
+        self.removed: list[str] = []
+
+
+def diff_sentences(old: list[str], new: list[str]) -> SentenceDiff:
+    diff = SentenceDiff()
+    unmatched_old = list(old)
+    for sentence in new:
+        if sentence in unmatched_old:
+            unmatched_old.remove(sentence)
+            diff.same.append(sentence)
+            continue
+        grams = bigrams(sentence)
+        scored = [(2 * len(grams & bigrams(o)) / ((len(grams) + len(bigrams(o))) or 1), o) for o in unmatched_old]
+        best = max(scored, default=(0.0, ""))
+        if best[0] >= SentenceDiff.CHANGED:
+            unmatched_old.remove(best[1])
+            diff.changed.append((best[1], sentence))
+        else:
+            diff.added.append(sentence)
+    diff.removed = unmatched_old
+    return diff

@@ -3,36 +3,84 @@
 Used by the assistant on every answer and by the eval suite on any system's
 answers, so both judge alike. Deterministic and offline:
 
-- sentences are split on 。！？；, newlines and list bullets (``assistant.text``);
-- citation markers are parsed in every form the assistant emits, plus
-  [第十二条], [12], 【第12条】, [第12、13条] and a 《title》 prefix naming the document;
-- a sentence is supported when its character bigrams are contained in the cited
-  item's text above ``SUPPORT_THRESHOLD`` (calibrated on
-  ``eval/calibration/support_pairs.jsonl``), every number in it occurs in the item,
-  and its negation/modal words (不得, 禁止, 应当, 可以, 鼓励, 严禁, 不 …) agree with the item's;
-- frame sentences (an opening that ends in "：" or ":", a refusal) make no claim and are not counted.
+- sentences are split on 。！？；, newlines and list bullets (``assistant.text``); a
+  clause that ends in ；/; with no marker of its own takes the markers of the next
+  clause on its line (``A；B。[第12条]`` cites item 12 for A and B);
+- citation markers are parsed in every form the assistant emits, plus [第十二条],
+  [12], 【第12条】, [第12、13条], [第12-14条], [12, 13], [Item 12] and a 《title》
+  prefix naming the document;
+- a sentence is supported by the texts it cites when (1) the share of its character
+  bigrams found in the cited text, taken for the whole sentence and for each of its
+  clauses (split on ，、：), is at least ``SUPPORT_THRESHOLD`` (calibrated on
+  ``eval/calibration/support_pairs.jsonl`` by ``python -m eval.calibrate``); (2)
+  every number, date and amount in it occurs in the cited text (Chinese numerals
+  compare by value: 十所 == 10所); (3) its negation and modal words (不, 不得, 禁止,
+  严禁, 应当, 必须, 可以, 鼓励 …) agree with the cited text's, in both directions: a
+  sentence may not add one ("不鼓励…", 鼓励 -> 应当) nor drop one that governs
+  what it repeats ("鼓励有条件的幼儿园开设托班" -> "有条件的幼儿园开设托班");
+- several cited items support a sentence jointly when each of its clauses is
+  supported by one of them (ALCE-style citation recall);
+- frame sentences (an opening that ends in "：" or ":", a refusal, the fixed lines of
+  ``prompts/``) make no claim and are not counted.
 
-It does not retrieve and does not rewrite answers; callers decide what to do with
-unsupported sentences.
+It does not judge English sentences against Chinese text (character bigrams cannot:
+those come out unsupported with a reason saying so), does not retrieve and does not
+rewrite answers; callers decide what to do with unsupported sentences.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable
 
 from assistant.model import Item, marker_label
 from assistant.query import cn_to_int
 from assistant.text import MARKER, bigrams, fold_width, split_sentences
 
-SUPPORT_THRESHOLD = 0.7
+# Calibrated by `python -m eval.calibrate` on eval/calibration/support_pairs.jsonl (Chinese pairs):
+# the middle of the widest threshold interval with the best agreement. Re-run it after changing this module.
+SUPPORT_THRESHOLD = 0.52
+MIN_CLAUSE_BIGRAMS = 3              # shorter clauses ("并", "同时") are judged only as part of their sentence
+
 MARKER_RE = re.compile(MARKER)
-ARTICLE_SERIES = re.compile(r"第\s*([0-9零一二两三四五六七八九十百]+(?:\s*[、,，和及]\s*第?\s*[0-9零一二两三四五六七八九十百]+)+)\s*条")
+CN_NUMERALS = "零〇一二两三四五六七八九十百千万亿"
+_NUM = rf"[0-9{CN_NUMERALS}]+"
+ARTICLE_SERIES = re.compile(rf"第\s*({_NUM}(?:\s*[、,，和及与]\s*第?\s*{_NUM})+)\s*条")
+ARTICLE_RANGE = re.compile(rf"第?\s*({_NUM})\s*条?\s*(?:-|－|–|—|~|～|至|到)\s*第?\s*({_NUM})\s*(条?)")
+LABEL_PREFIX = re.compile(r"^(?:(?:item|items|article|articles|art\.|no\.|§)\s*|(?:来源|出处|参见|见|依据|引自)\s*[:：]?\s*)",
+                          re.IGNORECASE)
 TITLE_PREFIX = re.compile(r"^《([^》]+)》\s*")
-MODAL_WORDS = ("不得", "禁止", "严禁", "应当", "必须", "可以", "鼓励", "不再", "不予", "暂停", "取消")
-NEGATED = re.compile(r"(?:不|未|无|非|没有|勿)(?=[\u4e00-\u9fff])")
-NUMBER = re.compile(r"\d+(?:[.,．]\d+)*%?|[零〇一二两三四五六七八九十百千万亿]+(?=[所个项条名人元万亿%％倍年月日天次批类家])")
+CLAUSE_SPLIT = re.compile(r"[，,、：:]")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+# Negation and modality. Words of one group may stand for each other (应当 ~ 必须); any other change is flagged.
+MODAL_GROUPS = (
+    ("不得", "禁止", "严禁", "不准", "不许"),      # prohibition
+    ("应当", "必须", "务必"),                      # obligation
+    ("可以",),                                     # permission
+    ("鼓励",),                                     # encouragement
+    ("不再", "暂停", "取消", "不予"),              # withdrawal
+    ("一律",),                                     # without exception
+)
+MODAL_WORDS = tuple(word for group in MODAL_GROUPS for word in group)
+_GROUP_OF = {word: group for group in MODAL_GROUPS for word in group}
+NEGATION = re.compile(r"(?:没有|不|未|无|非|勿|别)(?=[\u4e00-\u9fff])")
+# Words that start with a negation character but negate nothing.
+NOT_NEGATIONS = ("不断", "不仅", "不但", "不论", "不管", "无论", "非常", "未来", "不久", "不同", "无比", "毫无疑问")
+DROP_WINDOW = 4                     # characters after a modal word of the cited text that tie it to a sentence
+
+NUMBER_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+NUMBER_CN = re.compile(rf"[{CN_NUMERALS}]+")
+# Words with numeral characters that count nothing.
+NOT_NUMBERS = re.compile("|".join(sorted("""
+统一 一体 一流 一步 一律 一起 一般 一定 一直 一致 一切 唯一 之一 一方面 一系列 一线 一道 一同 逐一 一贯 一度 一旦 一再
+一举 万一 一样 一边 一下 一并 一点 一些 一时 一带一路 千方百计 万众 百姓 十分 一心 一意 三心二意 一手 一站式 一网通办
+一件事 一揽子 一对一 一环 一脉 一览 一番 一向 一概 千家万户 四面八方 五湖四海 一以贯之 一体化 统一的 万物 千万
+""".split(), key=len, reverse=True)))
+REFERENCE = re.compile(rf"第\s*{_NUM}\s*(?:条|款|项|章|节|部分)")
 
 
 @dataclass
@@ -41,7 +89,7 @@ class SentenceCheck:
     cited: list[str]                      # the raw labels in its markers
     items: list[Item]                     # the items those resolve to
     supported: bool
-    score: float                          # best bigram containment over its cited items
+    score: float                          # bigram containment (weakest clause) over its cited items
     reason: str = ""                      # why not supported
 
 
@@ -68,23 +116,38 @@ class Grounding:
                 "invalid_citations": list(self.invalid_citations)}
 
 
+# -- markers ------------------------------------------------------------------------------------
 def parse_markers(sentence: str) -> list[str]:
     """The labels cited by a sentence: '[第12、13条]' -> ['第12条', '第13条']; titles kept as '《t》label'."""
-    labels = []
-    for raw in MARKER_RE.findall(sentence):
+    labels: list[str] = []
+    for raw in MARKER_RE.findall(sentence or ""):
         inner = fold_width(raw[1:-1])
         title = ""
         if match := TITLE_PREFIX.match(inner):
             title, inner = match.group(0).strip(), inner[match.end():]
+        inner = LABEL_PREFIX.sub("", inner).strip()
         if (series := ARTICLE_SERIES.fullmatch(inner)) is not None:   # [第12、13条] -> 第12条, 第13条
-            labels += [f"{title}第{number}条" for number in re.split(r"[、,，和及]\s*第?", series.group(1))]
+            labels += [f"{title}第{number}条" for number in re.split(r"\s*[、,，和及与]\s*第?\s*", series.group(1))]
             continue
-        labels += [title + part for part in re.split(r"[、,，;；]\s*|\s+", inner) if part.strip()]
+        if (span := ARTICLE_RANGE.fullmatch(inner)) is not None and (expanded := _expand_range(span)):
+            labels += [title + label for label in expanded]
+            continue
+        labels += [title + LABEL_PREFIX.sub("", part) for part in re.split(r"[、,，;；]\s*|\s+", inner)
+                   if LABEL_PREFIX.sub("", part).strip()]
     return labels
 
 
+def _expand_range(span: re.Match) -> list[str]:
+    """'第12-14条' -> 第12条, 第13条, 第14条 (at most 20); [] when it is no range of numbers."""
+    low, high = cn_to_int(span.group(1)), cn_to_int(span.group(2))
+    if low is None or high is None or not 0 < high - low < 20:
+        return []
+    article = span.group(0).startswith("第") or bool(span.group(3))
+    return [f"第{n}条" if article else str(n) for n in range(low, high + 1)]
+
+
 def strip_markers(sentence: str) -> str:
-    return MARKER_RE.sub("", sentence).strip()
+    return MARKER_RE.sub("", sentence or "").strip()
 
 
 def resolve(label: str, items: Iterable[Item]) -> list[Item]:
@@ -93,6 +156,8 @@ def resolve(label: str, items: Iterable[Item]) -> list[Item]:
     label = _norm(label)
     if match := TITLE_PREFIX.match(label):
         title, label = match.group(1), label[match.end():]
+    if not label:
+        return []
     wanted_number = _number_of(label)
     found = []
     for item in items:
@@ -119,54 +184,268 @@ def _same_kind(cited: str, label: str) -> bool:
     return bare(cited) != cited or cited.isdigit() or bare(label) != label or label.isdigit()
 
 
-def numbers(text: str) -> set[str]:
-    out = set()
-    for raw in NUMBER.findall(unicodedata.normalize("NFKC", text)):
-        value = cn_to_int(raw) if not raw[0].isdigit() else None
-        out.add(str(value) if value is not None else raw.replace(",", ""))
+def support_text(item: Item) -> str:
+    """What a citation of ``item`` vouches for: the item's text under its document title and headings."""
+    return "\n".join(part for part in (item.title, *item.headings, item.text) if part)
+
+
+# -- sentences ----------------------------------------------------------------------------------
+def claims(answer: str) -> list[tuple[str, list[str]]]:
+    """The answer's sentences that make a claim, each with the labels it cites (frames left out)."""
+    out: list[tuple[str, list[str]]] = []
+    for line in (answer or "").splitlines():
+        sentences = [(sentence, parse_markers(sentence)) for sentence in split_sentences(line)]
+        carried: list[str] = []
+        for index in range(len(sentences) - 1, -1, -1):          # a bare clause ending in ； takes the next markers
+            sentence, labels = sentences[index]
+            if labels:
+                carried = labels
+            elif carried and strip_markers(sentence).endswith(("；", ";")):
+                sentences[index] = (sentence, list(carried))
+            else:
+                carried = []
+        out += [(sentence, labels) for sentence, labels in sentences if not is_frame(sentence)]
     return out
 
 
-def support(sentence: str, item_texts: list[str]) -> tuple[bool, float, str]:
-    """Whether ``sentence`` (markers stripped) is backed by one of ``item_texts``."""
+def is_frame(sentence: str) -> bool:
+    """Openings, refusals and the fixed lines of prompts/ make no claim of their own."""
+    if MARKER_RE.search(sentence or ""):
+        return False
+    bare = strip_markers(sentence)
+    if bare.endswith(("：", ":")) or bare.startswith(("文件中没有", "The document")):
+        return True
+    return any(pattern.fullmatch(bare) for pattern in _template_frames())
+
+
+@lru_cache(maxsize=1)
+def _template_frames() -> tuple[re.Pattern, ...]:
+    """Each sentence of each prompts/ template, its $variables as wildcards."""
+    from pathlib import Path
+
+    import prompts
+
+    patterns = []
+    for path in sorted(Path(prompts.HERE).glob("*.txt")):
+        for sentence in split_sentences(path.read_text(encoding="utf-8")):
+            literal = re.sub(r"\$\{?\w+\}?", "\0", sentence.strip())
+            if len(literal.replace("\0", "").strip()) < 4:      # nearly all variable: would match anything
+                continue
+            patterns.append(re.compile(".+?".join(re.escape(part) for part in literal.split("\0")), re.S))
+    return tuple(patterns)
+
+
+# -- support ------------------------------------------------------------------------------------
+def support(sentence: str, texts: list[str]) -> tuple[bool, float, str]:
+    """Whether ``sentence`` (markers stripped) is backed by ``texts``: by one of them, or jointly
+    (each clause by one of them). Returns (supported, score, reason); score is the bigram
+    containment of the weakest part (the whole sentence or a clause) in the best case."""
     claim = strip_markers(sentence)
     grams = bigrams(claim)
     if not grams:
         return True, 1.0, ""
-    best_score, best_reason = 0.0, "no cited item"
-    for text in item_texts:
-        score = len(grams & bigrams(text)) / len(grams)
-        reason = ""
-        if score < SUPPORT_THRESHOLD:
-            reason = f"only {score:.0%} of it is in the cited text"
-        elif missing := numbers(claim) - numbers(text):
-            reason = f"number(s) {', '.join(sorted(missing))} not in the cited text"
-        elif (modal := _modality_mismatch(claim, text)):
-            reason = modal
-        if not reason:
-            return True, score, ""
-        if score >= best_score:
-            best_score, best_reason = score, reason
-    return False, best_score, best_reason
+    texts = [text for text in texts if text]
+    if not texts:
+        return False, 0.0, "no cited item"
+    parts = _clauses(claim)
+    best = (False, -1.0, "")
+    for text in texts:
+        verdict = _judge(claim, grams, parts, text)
+        if verdict[0]:
+            return verdict
+        if verdict[1] > best[1]:
+            best = verdict
+    if len(texts) > 1 and len(parts) > 1:
+        joint = _judge_jointly(claim, grams, parts, texts)
+        if joint[0]:
+            return joint
+    ok, score, reason = best
+    if not CJK.search(claim) and LATIN_WORD.search(claim):
+        reason = "not Chinese: character bigrams cannot judge it against the cited text"
+    return ok, round(max(score, 0.0), 4), reason
 
 
-def _modality_mismatch(claim: str, text: str) -> str:
-    for word in MODAL_WORDS:
-        if word in claim and word not in text:
+def containment(claim: str, text: str) -> float:
+    """The share of the claim's character bigrams found in the text."""
+    grams = bigrams(claim)
+    return len(grams & bigrams(text)) / len(grams) if grams else 1.0
+
+
+def _clauses(claim: str) -> list[str]:
+    return [part for part in CLAUSE_SPLIT.split(claim) if len(bigrams(part)) >= MIN_CLAUSE_BIGRAMS]
+
+
+def _judge(claim: str, grams: set[str], parts: list[str], text: str) -> tuple[bool, float, str]:
+    text_grams = bigrams(text)
+    whole = len(grams & text_grams) / len(grams)
+    weakest, weakest_part = whole, ""
+    if len(parts) > 1:
+        for part in parts:
+            part_grams = bigrams(part)
+            share = len(part_grams & text_grams) / len(part_grams)
+            if share < weakest:
+                weakest, weakest_part = share, part
+    score = round(weakest, 4)
+    if weakest < SUPPORT_THRESHOLD:
+        where = f"“{weakest_part}”: " if weakest_part else ""
+        return False, score, f"{where}only {weakest:.0%} of it is in the cited text"
+    if missing := unbacked_numbers(claim, text):
+        return False, score, f"number(s) {', '.join(missing)} not in the cited text"
+    if modal := modality_mismatch(claim, text):
+        return False, score, modal
+    return True, score, ""
+
+
+def _judge_jointly(claim: str, grams: set[str], parts: list[str], texts: list[str]) -> tuple[bool, float, str]:
+    """Each clause backed by one text, and the sentence by all of them together."""
+    weakest = 1.0
+    for part in parts:
+        verdicts = [_judge(part, bigrams(part), [part], text) for text in texts]
+        good = [verdict[1] for verdict in verdicts if verdict[0]]
+        if not good:
+            return False, max(verdict[1] for verdict in verdicts), f"“{part}” is not in any cited text"
+        weakest = min(weakest, max(good))
+    ok, score, reason = _judge(claim, grams, [claim], "\n".join(texts))
+    return ok, round(min(score, weakest), 4), reason
+
+
+# -- numbers ------------------------------------------------------------------------------------
+def numbers(text: str) -> set[str]:
+    """The values of the numbers in ``text``: digits ('10', '2025', '0.5') and Chinese numerals ('十' -> '10')."""
+    return {value for value, _, _ in _number_mentions(text)}
+
+
+def unbacked_numbers(claim: str, text: str) -> list[str]:
+    """The numbers of ``claim`` that ``text`` does not have. Digits must occur in the text as a value
+    (10 == 十 == 10); a Chinese numeral must occur with the word it counts (十所 matches 10所 and
+    十所, 三级 does not match 四级), so that 一批 or “十五五” need not be numbers of the text elsewhere."""
+    normal = _normalise_numbers(claim)
+    normal = REFERENCE.sub(" ", normal)                     # "第12条" in a sentence refers, it does not count
+    text_norm = _normalise_numbers(text)
+    mentions = _number_mentions(text)
+    values = {value for value, _, _ in mentions}
+    counted = {(value, unit) for value, _, unit in mentions}
+    missing = []
+    for value, raw, unit in _number_mentions(normal, normalised=True):
+        if raw[0].isdigit():
+            ok = value in values
+        elif unit:
+            ok = raw + unit in text_norm or (value, unit) in counted
+        else:
+            ok = raw in text_norm or value in values
+        if not ok and raw not in missing:
+            missing.append(raw + (unit if not raw[0].isdigit() else ""))
+    return missing
+
+
+def _normalise_numbers(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "")
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)      # 1,500 -> 1500
+
+
+def _number_mentions(text: str, normalised: bool = False) -> list[tuple[str, str, str]]:
+    """(value, raw, the CJK character after it or '') for every number of ``text``."""
+    text = text if normalised else _normalise_numbers(text)
+    out = []
+    for match in NUMBER_DIGITS.finditer(text):
+        raw = match.group(0)
+        out.append((_digit_value(raw), raw, _unit_after(text, match.end())))
+    masked = NOT_NUMBERS.sub(lambda m: "□" * len(m.group(0)), text)
+    for match in NUMBER_CN.finditer(masked):
+        raw = match.group(0)
+        value = _cn_value(raw)
+        out.append((value if value is not None else raw, raw, _unit_after(text, match.end())))
+    return out
+
+
+def _unit_after(text: str, end: int) -> str:
+    following = text[end:end + 1]
+    return following if following and (CJK.match(following) or following == "%") else ""
+
+
+def _digit_value(raw: str) -> str:
+    if "." in raw:
+        return format(float(raw), "g")
+    return str(int(raw))
+
+
+CN_NUMBER_FORM = re.compile(r"(?:[一二两三四五六七八九]千)?(?:[零〇]?[一二两三四五六七八九]百)?"
+                            r"(?:[零〇]?[一二两三四五六七八九]?十)?(?:[零〇]?[一二两三四五六七八九])?")
+
+
+def _cn_value(raw: str) -> str | None:
+    """'十' -> '10', '两万' -> '20000', '二〇二五' -> '2025'; None for runs that are names, not values ('十五五')."""
+    if len(raw) == 4 and all(ch in "〇零一二三四五六七八九" for ch in raw):
+        return "".join(str(cn_to_int(ch) or 0) for ch in raw)
+    total, rest = 0, raw
+    for unit, size in (("亿", 10 ** 8), ("万", 10 ** 4)):
+        if unit in rest:
+            head, _, rest = rest.partition(unit)
+            if head and not CN_NUMBER_FORM.fullmatch(head):
+                return None
+            total += (cn_to_int(head) if head else 1) * size
+    if rest:
+        if not CN_NUMBER_FORM.fullmatch(rest):
+            return None
+        total += cn_to_int(rest) or 0
+    return str(total)
+
+
+# -- negation and modality ----------------------------------------------------------------------
+def modality_mismatch(claim: str, text: str) -> str:
+    """Why the negation/modal words of ``claim`` and ``text`` disagree; '' when they agree."""
+    for word in MODAL_WORDS:                                  # added (or changed) by the sentence
+        if word in claim and not any(other in text for other in _GROUP_OF[word]):
             return f"'{word}' is not what the cited text says"
-    for match in NEGATED.finditer(claim):
+    for match in _negations(claim):
         phrase = claim[match.start():match.end() + 2]
         if phrase not in text:
             return f"'{phrase}' negates what the cited text says"
+    for word in MODAL_WORDS:                                  # dropped by the sentence
+        if word in claim or any(other in claim for other in _GROUP_OF[word]):
+            continue
+        for start in _find_all(text, word):
+            if _governs(text, word, start + len(word), claim):
+                return f"drops '{word}' of the cited text"
+    for match in _negations(text):
+        if claim.find(text[match.start():match.end() + 1]) >= 0:
+            continue
+        if _governs(text, match.group(0), match.end(), claim):
+            return f"drops '{match.group(0)}' of the cited text"
     return ""
 
 
-def is_frame(sentence: str) -> bool:
-    """Openings and refusals make no claim of their own."""
-    bare = strip_markers(sentence)
-    return not MARKER_RE.search(sentence) and (bare.endswith(("：", ":")) or bare.startswith(("文件中没有", "The document")))
+def _negations(text: str) -> list[re.Match]:
+    out = []
+    for match in NEGATION.finditer(text):
+        word = text[match.start():match.start() + 2]
+        if word in NOT_NEGATIONS or text[match.start():match.start() + 4] in NOT_NEGATIONS:
+            continue
+        if any(text.startswith(modal, match.start()) for modal in MODAL_WORDS):
+            continue                                          # 不得, 不再 …: judged as modal words
+        out.append(match)
+    return out
 
 
+def _governs(text: str, word: str, end: int, claim: str) -> bool:
+    """Whether the words right after ``word`` in ``text`` (what it negates or qualifies) are repeated in
+    ``claim``, and nowhere else in ``text`` do those words stand without ``word``."""
+    window = _bare(text[end:end + DROP_WINDOW + 4])[:DROP_WINDOW]
+    if len(window) < DROP_WINDOW or window not in _bare(claim):
+        return False
+    bare_text = _bare(text)
+    return bare_text.count(window) == bare_text.count(_bare(word) + window)
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text)
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    return [match.start() for match in re.finditer(re.escape(word), text)]
+
+
+# -- the check ----------------------------------------------------------------------------------
 def check(answer: str, items: list[Item], fallback: Callable[[], list[Item]] | None = None) -> Grounding:
     """Check every claim of ``answer`` against the items its markers cite.
 
@@ -175,20 +454,25 @@ def check(answer: str, items: list[Item], fallback: Callable[[], list[Item]] | N
     retrieved ones) and is unsupported when that is empty.
     """
     grounding = Grounding()
-    for sentence in split_sentences(answer):
-        if is_frame(sentence):
-            continue
-        labels = parse_markers(sentence)
+    fallback_items: list[Item] | None = None
+    for sentence, labels in claims(answer):
         cited: list[Item] = []
         for label in labels:
             found = resolve(label, items)
-            if not found:
+            if not found and label not in grounding.invalid_citations:
                 grounding.invalid_citations.append(label)
-            cited.extend(found)
-        pool = cited if labels else (fallback() if fallback else [])
+            cited.extend(item for item in found if item not in cited)
         if labels and not cited:
             grounding.checks.append(SentenceCheck(sentence, labels, [], False, 0.0, "cites no real item"))
             continue
-        ok, score, reason = support(sentence, [item.text for item in pool])
+        if labels:
+            pool = cited
+        else:
+            if fallback_items is None:
+                fallback_items = list(fallback()) if fallback else []
+            pool = fallback_items
+        ok, score, reason = support(sentence, [support_text(item) for item in pool])
+        if not labels and not pool:
+            reason = "cites no item"
         grounding.checks.append(SentenceCheck(sentence, labels, cited, ok, score, reason))
     return grounding

@@ -182,7 +182,28 @@ class HybridRetriever:
         order = [int(i) for i in np.argsort(-fused) if mask[i] and np.isfinite(fused[i])][:MAX_HITS]
         hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order]
         evidence = self.evidence(query, order, dense)
-        return Retrieval(hits=hits, answerable=evidence.answerable and bool(hits), evidence=evidence.to_json())
+        compared = self._edition_pair(query, fused, mask) if query.compare else []
+        if compared:
+            hits = compared + [hit for hit in hits if hit.item.key not in {h.item.key for h in compared}]
+        return Retrieval(hits=hits, answerable=evidence.answerable and bool(hits), evidence=evidence.to_json(),
+                         compare=bool(compared))
+
+    def _edition_pair(self, query: Query, fused: np.ndarray, mask: np.ndarray) -> list[Hit]:
+        """For "今年和去年相比…": the best item of each of two editions of one series, newest first."""
+        by_series: dict[str, list[DocInfo]] = {}
+        for doc in {item.doc for index, item in enumerate(self.corpus.items) if mask[index]}:
+            info = self.corpus.docs[doc]
+            by_series.setdefault(info.series, []).append(info)
+        pairs = [sorted(editions, key=lambda e: e.year or 0, reverse=True)[:2]
+                 for editions in by_series.values() if len(editions) >= 2]
+        if not pairs:
+            return []
+        best = []
+        for info in pairs[0]:
+            indices = self.corpus.doc_index[info.doc]
+            top = int(indices[np.argmax(fused[indices])])
+            best.append(Hit(self.corpus.items[top], float(fused[top])))
+        return best
 
     def evidence(self, query: Query, order: list[int], dense: np.ndarray) -> Evidence:
         terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]

@@ -33,6 +33,7 @@ class Retrieval:
     hits: list[Hit]                       # best first, one per item
     answerable: bool                      # the evidence says the documents answer the question
     lookup: bool = False                  # the hits came from a direct item/section lookup
+    compare: bool = False                 # hits[0] and hits[1] are one topic in two editions, newest first
     evidence: dict = field(default_factory=dict)  # what the answerable verdict rests on
     notes: list[str] = field(default_factory=list)
 
