@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=cmd_index_list)
 
     ask = commands.add_parser("ask", parents=[common], help="ask one question")
-    ask.add_argument("question")
+    ask.add_argument("question", help="the question; - reads it from standard input")
     ask.add_argument("--json", action="store_true", help="print the JSON record")
     ask.add_argument("--history", action="append", default=[], help="an earlier question (repeatable, oldest first)")
     ask.add_argument("--doc", help="restrict retrieval to one document id (see `index list`)")
@@ -124,7 +124,8 @@ def cmd_index_list(args, settings: Settings) -> int:
 def cmd_ask(args, settings: Settings) -> int:
     from assistant.engine import Assistant
 
-    record = Assistant(settings).ask(args.question, args.history, args.doc, args.generator)
+    question = sys.stdin.read() if args.question == "-" else args.question
+    record = Assistant(settings).ask(question, args.history, args.doc, args.generator)
     if args.json:
         print(json.dumps(record, ensure_ascii=False, indent=2))
         return 0
