@@ -1,0 +1,304 @@
+"""The chat page: escaping and rendering (unit), the feedback log, the chat endpoint through
+``gradio_client``, Gradio auth, and, in Debian's chromium through Playwright (slow tier):
+the streamed answer with [第12条], opening the citation, follow-ups, 👍 feedback, refusals,
+English labels, phone width, and no script injection from questions or policy files.
+Screenshots go to artifacts/screenshots/."""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ui import render
+from ui.feedback import FeedbackLog
+
+try:
+    from tests.servers import running
+except ImportError:  # tests/ run as a rootdir-less folder
+    from servers import running
+
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+SCRIPT_Q = "应急预案<script>window.__pwned=1</script>有什么要求"
+IMG_PAYLOAD = '<img src=x onerror="window.__pwned=1">'
+EVIL_POLICY = f"""2025年校园安全工作通知
+发布时间：2025-03-01
+一、总体要求
+1. 加强校园安全管理{IMG_PAYLOAD}，落实安全责任制度。
+2. 完善应急预案<script>window.__pwned=1</script>，定期开展应急演练。
+二、保障措施
+3. 各校要配齐专职安全管理人员，保障安全经费投入。
+"""
+OTHER_POLICY = """2024年招生工作通知
+发布时间：2024-04-01
+一、招生安排
+1. 公办初中按学区划片招生，不得举行任何形式的入学考试。
+2. 民办学校招生纳入审批地统一管理。
+"""
+
+
+# ------------------------------------------------------------------------------------- rendering
+CITATION = {"doc": "d", "title": "2025年教育工作要点", "year": 2025, "item": "12", "path": ["五", "12"],
+            "section": "五、聚力推进公共服务优享", "text": f"加快建设公办幼儿园{IMG_PAYLOAD}。\n第二行 <b>粗</b>",
+            "office": "市教育局", "date": "2025-03-26"}
+
+
+def record(**changes) -> dict:
+    base = {"question": "学前教育", "language": "zh", "refused": False, "generator": "extractive", "warnings": [],
+            "answer": "根据《2025年教育工作要点》：\n- 加快建设公办幼儿园。[第12条]\n- 另见 [第99条] 与 *强调* <script>x</script>",
+            "citations": [CITATION], "retrieved": []}
+    return {**base, **changes}
+
+
+def test_message_escapes_everything_but_its_own_markup():
+    html = render.message(record(warnings=["LLM <i>timed out</i>"]), "m1")
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;" in html      # shown as text in the item
+    assert "&lt;script&gt;x&lt;\\/script&gt;" in html and "\\*强调\\*" in html      # and in the answer
+    assert html.count('class="pa-cite pa-c-m1-0"') == 1                            # known marker: clickable
+    assert "\\[第99条\\]" in html                                                  # unknown marker: plain text
+    assert '<details class="pa-source pa-c-m1-0">' in html and "五、聚力推进公共服务优享" in html
+    assert "⚠️" in html and "LLM &lt;i&gt;timed out&lt;\\/i&gt;" in html            # warnings are visible
+    assert "\n- " in html                                                          # list lines stay a list
+
+
+def test_refusal_is_set_off_and_lists_nearby_items():
+    refused = record(refused=True, citations=[], answer="文件中没有找到相关规定。没有回答。\n您可以看看这些相近的条目：\n- 第12条：……")
+    html = render.message(refused, "m3", nearby=[CITATION])
+    assert html.startswith("**🔎 文件中没有找到相关规定。") and "相近条目" in html and "pa-source" in html
+
+
+def test_english_labels_for_english_questions():
+    html = render.message(record(language="en"), "m1")
+    assert "Cited items" in html and "引用条文" not in html
+
+
+def test_multi_document_markers_are_clickable():
+    other = {**CITATION, "doc": "e", "title": "2024年要点", "item": "3"}
+    text = "- a。[《2025年教育工作要点》第12条]\n- b。[《2024年要点》第3条]"
+    html = render.answer_markdown(text, [CITATION, other], "m5")
+    assert "pa-c-m5-0" in html and "pa-c-m5-1" in html
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_markdown_escaping_round_trips(text):
+    escaped = render.md_text(text)
+    assert render.md_unescape(escaped) == text
+    assert "<" not in escaped and ">" not in escaped
+
+
+# ------------------------------------------------------------------------------------- feedback log
+def test_feedback_log_loses_no_lines_under_concurrency(tmp_path):
+    log = FeedbackLog(tmp_path / "sub" / "feedback.jsonl")
+    long_answer = "很长的回答" * 2000                      # lines far beyond PIPE_BUF
+
+    def voter(n):
+        for i in range(50):
+            log.record("up" if i % 2 else "down", record(answer=f"{n}-{i}-{long_answer}"), ["学前教育"], None)
+
+    threads = [threading.Thread(target=voter, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = [json.loads(line) for line in (tmp_path / "sub" / "feedback.jsonl").read_text("utf-8").splitlines()]
+    assert len(lines) == 400 and len({line["answer"] for line in lines}) == 400
+    assert set(lines[0]) >= {"time", "vote", "question", "answer", "citations"}
+
+
+# ------------------------------------------------------------------------------------- gradio_client
+@pytest.fixture(scope="module")
+def url(built_index, assistant):
+    with running(built_index, assistant) as base:
+        yield base
+
+
+def _bot_text(messages) -> str:
+    return "".join(part.get("text", "") for part in messages[-1]["content"])
+
+
+@pytest.mark.network
+def test_gradio_client_chat_with_follow_up(url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(url + "/", verbose=False)
+    try:
+        messages, box = client.predict("学前教育今年有什么要求", [], "", api_name="/chat")
+        assert box == "" and "[第12条]" in _bot_text(messages) and "加快建设公办幼儿园" in _bot_text(messages)
+        messages, _ = client.predict("那高中呢", messages, "", api_name="/chat")
+        assert "[第13条]" in _bot_text(messages) and len(messages) == 4
+        with pytest.raises(AppError, match="请输入问题"):
+            client.predict("   ", [], "", api_name="/chat")
+        with pytest.raises(AppError, match="2000"):                          # engine errors become gr.Error
+            client.predict("问" * 5000, [], "", api_name="/chat")
+    finally:
+        client.close()
+
+
+@pytest.mark.network
+def test_ui_users_put_the_chat_behind_a_login(built_index, assistant):
+    with running(built_index.with_(ui_users="staff:pa55:word,second:x"), assistant) as base:
+        assert httpx.get(f"{base}/config", timeout=10).status_code == 401
+        with httpx.Client(base_url=base, timeout=10) as session:
+            assert session.post("/login", data={"username": "staff", "password": "wrong"}).status_code >= 400
+            assert session.post("/login", data={"username": "staff", "password": "pa55:word"}).status_code == 200
+            assert session.get("/config").status_code == 200
+        # the API is governed by the API key, not by the chat's users
+        assert httpx.post(f"{base}/api/ask", json={"question": "学前教育"}, timeout=30).status_code == 200
+
+
+# ------------------------------------------------------------------------------------- the browser
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs Debian's chromium): browser tests skipped")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def evil_url(tmp_path_factory, built_index):
+    """A server whose index holds two small policies, one with HTML/script payloads in its items."""
+    from assistant.engine import Assistant
+    from index.builder import build_index
+
+    folder = tmp_path_factory.mktemp("evil-policies")
+    (folder / "evil-notice.txt").write_text(EVIL_POLICY, encoding="utf-8")
+    (folder / "enrolment-2024.txt").write_text(OTHER_POLICY, encoding="utf-8")
+    evil_settings = built_index.with_(index_dir=tmp_path_factory.mktemp("evil-index"))
+    evil = Assistant(evil_settings, notify=lambda message: None)
+    build_index([folder], evil_settings, evil.embedder, progress=False)
+    with running(evil_settings, evil) as base:
+        yield base
+
+
+@pytest.fixture()
+def contexts():
+    """Browser contexts opened by a test, closed at its end (before any server stops)."""
+    opened = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def open_page(browser, contexts, base: str, **options):
+    context = browser.new_context(**options)
+    contexts.append(context)
+    page = context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith((base, "data:", "blob:")) else None)
+    page.on("dialog", lambda dialog: outside.append(f"dialog: {dialog.message}"))       # alert() etc.
+    page.goto(base + "/")
+    page.wait_for_selector("#pa-question textarea")
+    return page, outside
+
+
+def ask_in_page(page, question: str, bot_count: int):
+    """Type and send; wait until the bot message number ``bot_count`` is final (its sources or refusal shown)."""
+    page.fill("#pa-question textarea", question)
+    page.keyboard.press("Enter")
+    last = page.locator("#pa-chat .bot-row").nth(bot_count - 1)
+    last.locator(".pa-final").wait_for(state="attached", timeout=30_000)
+    return last
+
+
+def shoot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+@pytest.mark.slow
+def test_browser_answer_citation_follow_up_feedback(browser, contexts, url, built_index):
+    page, outside = open_page(browser, contexts, url, viewport={"width": 1280, "height": 900})
+    answer = ask_in_page(page, "学前教育今年有什么要求", 1)
+    assert "[第12条]" in answer.inner_text()
+    source = answer.locator("details.pa-source").first
+    assert not source.evaluate("d => d.open")
+    answer.locator(".pa-cite").first.click()                              # the marker opens its item
+    page.wait_for_function("() => document.querySelector('#pa-chat details.pa-source').open")
+    item = source.locator(".pa-item-text")
+    assert item.is_visible() and "加快建设公办幼儿园" in item.inner_text()
+    assert "五、聚力推进公共服务优享" in source.inner_text() and "2025年教育工作要点" in source.inner_text()
+    shoot(page, "chat-desktop.png")
+
+    follow = ask_in_page(page, "那高中呢", 2)
+    assert "[第13条]" in follow.inner_text()
+    feedback = built_index.index_dir / "feedback.jsonl"
+    before = feedback.read_text("utf-8").count("\n") if feedback.exists() else 0
+    page.locator('#pa-chat button[aria-label="Like"]').nth(1).click()     # one per answer, in order
+    deadline = time.monotonic() + 10
+    while (feedback.read_text("utf-8").count("\n") if feedback.exists() else 0) == before:
+        assert time.monotonic() < deadline, "no feedback line was written"
+        time.sleep(0.1)
+    vote = json.loads(feedback.read_text("utf-8").splitlines()[-1])
+    assert vote["vote"] == "up" and vote["question"] == "那高中呢" and vote["history"] == ["学前教育今年有什么要求"]
+    assert [c["item"] for c in vote["citations"]] == ["13"] and "[第13条]" in vote["answer"]
+
+    refusal = ask_in_page(page, "火星移民政策是什么", 3)
+    assert "文件中没有找到相关规定" in refusal.inner_text() and "相近条目" in refusal.inner_text()
+    english = ask_in_page(page, "What does the plan say about preschool education?", 4)
+    assert "Cited items" in english.inner_text() and "[第12条]" in english.inner_text()
+    shoot(page, "chat-desktop-conversation.png")
+    page.focus("#pa-question textarea")
+    page.keyboard.press("Enter")                                          # an empty question: a clear message
+    page.get_by_text("请输入问题").first.wait_for(timeout=10_000)
+    assert page.locator("#pa-chat .bot-row").count() == 4                 # and no new turn
+    assert outside == [], f"the page fetched from outside this server: {outside}"
+
+
+@pytest.mark.slow
+def test_browser_phone_width(browser, contexts, url):
+    page, outside = open_page(browser, contexts, url, viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True, device_scale_factor=2)
+    answer = ask_in_page(page, "学前教育今年有什么要求", 1)
+    answer.locator(".pa-cite").first.tap()
+    page.wait_for_function("() => document.querySelector('#pa-chat details.pa-source').open")
+    assert "加快建设公办幼儿园" in answer.locator(".pa-item-text").first.inner_text()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+    shoot(page, "chat-phone-390.png")                                     # the opened item, at phone width
+    page.locator("#pa-examples").get_by_text("第五部分有哪些").tap()          # an example question runs
+    listing = page.locator("#pa-chat .bot-row").nth(1)
+    listing.locator(".pa-final").wait_for(state="attached", timeout=30_000)
+    assert "[第11条]" in listing.inner_text() and "[第14条]" in listing.inner_text()
+    send = page.locator("#pa-send").bounding_box()
+    assert send["x"] + send["width"] <= 390
+    assert outside == []
+
+
+@pytest.mark.slow
+def test_browser_never_runs_script_from_questions_or_documents(browser, contexts, evil_url):
+    page, _ = open_page(browser, contexts, evil_url, viewport={"width": 1280, "height": 900})
+    options = page.locator("#pa-doc")
+    assert options.is_visible(), "two documents are indexed: the selector must show"
+
+    first = ask_in_page(page, SCRIPT_Q, 1)
+    user_bubble = page.locator("#pa-chat .user-row").first
+    assert "<script>window.__pwned=1</script>" in user_bubble.inner_text()          # shown, as text
+    assert "<script>window.__pwned=1</script>" in first.inner_text()
+    second = ask_in_page(page, "校园安全管理有什么要求", 2)
+    for details in second.locator("details.pa-source").all():
+        details.locator("summary").click()
+    assert IMG_PAYLOAD in second.inner_text()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("#pa-chat img[src='x'], #pa-chat script").count() == 0
+    shoot(page, "chat-injection.png")

@@ -1,0 +1,105 @@
+"""One process for ``policy-assistant serve``: FastAPI with the Gradio chat mounted at ``/``.
+
+``create_app`` wires the pieces: the API routes and error handlers
+(``ui.api``), the gate for ``/api`` and ``/v1`` (``ui.guard``: size limit,
+rate limit, API key), and the chat (``ui.chat``). The ``Assistant`` (index,
+BM25, embedder) is loaded and warmed up once, before the server accepts
+traffic, and shared by every request. ``serve`` runs it under uvicorn and
+returns an exit code; it warns on stderr when the server is reachable beyond
+this machine without an API key. Routes and rendering live in the other modules.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import signal
+import sys
+import threading
+
+import uvicorn
+from fastapi import FastAPI
+
+from assistant.settings import Settings
+from ui.api import build_router, install_error_handlers
+from ui.chat import mount_chat
+from ui.guard import MAX_BODY_BYTES, Guard
+
+DESCRIPTION = """Answers questions about policy documents, quoting them and citing their item numbers ([第12条]).
+
+* `POST /api/ask`: the ask JSON record.
+* `POST /v1/chat/completions`, `GET /v1/models`: OpenAI-compatible (model `policy-assistant`), streaming with `stream: true`.
+* `GET /healthz`: documents, items and index generation served.
+
+When the server has an API key, `/api/*` and `/v1/*` want `Authorization: Bearer <key>`.
+Errors are `{"error": {"message": …, "type": …}}`."""
+
+
+def create_app(settings: Settings, assistant=None) -> FastAPI:
+    """The whole web app. Without ``assistant``, one is built from ``settings`` and warmed up here."""
+    if assistant is None:
+        from assistant.engine import Assistant
+
+        assistant = Assistant(settings)
+        assistant.warm_up()
+    app = FastAPI(title="Policy assistant", version="0.1.0", description=DESCRIPTION,
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.state.assistant = assistant
+    install_error_handlers(app, settings)
+    app.include_router(build_router(assistant, settings))      # before the mount: "/" catches everything else
+    mount_chat(app, assistant, settings)
+    app.add_middleware(Guard, api_key=settings.api_key, rate_limit=settings.rate_limit, max_body=MAX_BODY_BYTES)
+    return app
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
+    """Run the server until interrupted. 0 after a clean stop; 2 when it cannot listen."""
+    from assistant.engine import Assistant
+
+    if not is_loopback(host) and not settings.api_key:
+        _notice(f"policy-assistant: warning: listening on {host} without an API key; anyone who can reach "
+                f"port {port} can use the API. Set POLICY_API_KEY (and POLICY_UI_USERS for the chat page).")
+    assistant = Assistant(settings)
+    _notice("policy-assistant: loading the index and models…")
+    assistant.warm_up()
+    app = create_app(settings, assistant)
+    server = StoppableServer(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                             timeout_graceful_shutdown=5, server_header=False))
+    shown = f"[{host}]" if ":" in host else host
+    _notice(f"policy-assistant: chat on http://{shown}:{port}/ · API /api/ask, /v1/chat/completions · docs /docs")
+    try:
+        server.run()
+    except SystemExit:                          # uvicorn exits when it cannot bind
+        _notice(f"policy-assistant: cannot listen on {host}:{port} (in use, or not an address of this machine)")
+        return 2
+    _notice("policy-assistant: stopped")
+    return 0 if server.started else 2
+
+
+class StoppableServer(uvicorn.Server):
+    """Ctrl+C / SIGTERM stop the server gracefully and ``serve`` returns 0 (plain uvicorn re-raises
+    the signal after shutting down, turning a normal stop into exit 130 or death by SIGTERM)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
