@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from assistant import grounding
 from assistant.compose import ExtractiveGenerator
 from assistant.errors import IndexUnusable
+from assistant.llm import LLMGenerator
 from assistant.query import understand
 from assistant.retrieval import Corpus, HybridRetriever
 from assistant.seams import Answer
@@ -40,7 +41,9 @@ class Assistant:
         self._corpus: Corpus | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
-        self._generators = {"extractive": ExtractiveGenerator()}
+        extractive = ExtractiveGenerator()
+        self._generators = {"extractive": extractive,      # the LLM client is built on first use
+                            "llm": LLMGenerator(settings, fallback=extractive, embedder=self.embedder)}
 
     # -- the index ------------------------------------------------------------------------------
     def corpus(self) -> Corpus:
@@ -112,7 +115,8 @@ class Assistant:
                 yield {"type": "delta", "text": piece}
         answered_at = time.perf_counter()
         scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
-        checked = grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding()
+        checked = getattr(answer, "grounding", None) or (   # the LLM generator's check covers what it removed
+            grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding())
         yield {"type": "final", "record": {
             "question": query.question,
             "rewritten": query.text if query.rewritten else None,
