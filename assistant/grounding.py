@@ -14,14 +14,15 @@ answers, so both judge alike. Deterministic and offline:
   clauses (split on ，、：), is at least ``SUPPORT_THRESHOLD`` (calibrated on
   ``eval/calibration/support_pairs.jsonl`` by ``python -m eval.calibrate``); (2)
   every number, date and amount in it occurs in the cited text (Chinese numerals
-  compare by value: 十所 == 10所); (3) its negation and modal words (不, 不得, 禁止,
+  compare by value: 十所 == 10所), with the same bound (不少于, 以上 …), and so does
+  every 《title》 it names; (3) its negation and modal words (不, 不得, 禁止,
   严禁, 应当, 必须, 可以, 鼓励 …) agree with the cited text's, in both directions: a
   sentence may not add one ("不鼓励…", 鼓励 -> 应当) nor drop one that governs
   what it repeats ("鼓励有条件的幼儿园开设托班" -> "有条件的幼儿园开设托班");
 - several cited items support a sentence jointly when each of its clauses is
   supported by one of them (ALCE-style citation recall);
-- frame sentences (an opening that ends in "：" or ":", a refusal, the fixed lines of
-  ``prompts/``) make no claim and are not counted.
+- frame sentences (an opening that ends in "：" or ":", a refusal, the fixed lines of the
+  answer templates in ``prompts/``) make no claim and are not counted.
 
 It does not judge English sentences against Chinese text (character bigrams cannot:
 those come out unsupported with a reason saying so), does not retrieve and does not
@@ -41,7 +42,7 @@ from assistant.text import MARKER, bigrams, fold_width, split_sentences
 
 # Calibrated by `python -m eval.calibrate` on eval/calibration/support_pairs.jsonl (Chinese pairs):
 # the middle of the widest threshold interval with the best agreement. Re-run it after changing this module.
-SUPPORT_THRESHOLD = 0.52
+SUPPORT_THRESHOLD = 0.42
 MIN_CLAUSE_BIGRAMS = 3              # shorter clauses ("并", "同时") are judged only as part of their sentence
 
 MARKER_RE = re.compile(MARKER)
@@ -67,20 +68,36 @@ MODAL_GROUPS = (
 )
 MODAL_WORDS = tuple(word for group in MODAL_GROUPS for word in group)
 _GROUP_OF = {word: group for group in MODAL_GROUPS for word in group}
-NEGATION = re.compile(r"(?:没有|不|未|无|非|勿|别)(?=[\u4e00-\u9fff])")
+NEGATION = re.compile(r"(?:没有|不|未|无|非|勿)(?=[\u4e00-\u9fff])")
 # Words that start with a negation character but negate nothing.
-NOT_NEGATIONS = ("不断", "不仅", "不但", "不论", "不管", "无论", "非常", "未来", "不久", "不同", "无比", "毫无疑问")
+NOT_NEGATIONS = ("不断", "不仅", "不但", "不论", "不管", "无论", "非常", "未来", "不久", "不同", "无比")
 DROP_WINDOW = 4                     # characters after a modal word of the cited text that tie it to a sentence
 
 NUMBER_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 NUMBER_CN = re.compile(rf"[{CN_NUMERALS}]+")
 # Words with numeral characters that count nothing.
-NOT_NUMBERS = re.compile("|".join(sorted("""
+NOT_NUMBERS = re.compile(rf"(?<![{CN_NUMERALS}])(?:十分(?!钟)|" + "|".join(sorted("""
 统一 一体 一流 一步 一律 一起 一般 一定 一直 一致 一切 唯一 之一 一方面 一系列 一线 一道 一同 逐一 一贯 一度 一旦 一再
-一举 万一 一样 一边 一下 一并 一点 一些 一时 一带一路 千方百计 万众 百姓 十分 一心 一意 三心二意 一手 一站式 一网通办
+一举 万一 一样 一边 一下 一并 一点 一些 一时 一带一路 千方百计 万众 百姓 一心 一意 三心二意 一手 一站式 一网通办
 一件事 一揽子 一对一 一环 一脉 一览 一番 一向 一概 千家万户 四面八方 五湖四海 一以贯之 一体化 统一的 万物 千万
-""".split(), key=len, reverse=True)))
+""".split(), key=len, reverse=True)) + ")")
+# Bounds on a number: a sentence may not turn "不少于四名" into "四名" or "至多四名".
+BOUND_BEFORE = {"不低于": "min", "不少于": "min", "至少": "min", "最少": "min", "超过": "min", "高于": "min",
+                "多于": "min", "不超过": "max", "不高于": "max", "至多": "max", "最多": "max", "低于": "max",
+                "少于": "max", "不足": "max", "约": "about", "大约": "about"}
+BOUND_AFTER = re.compile(r"^(?:个百分点|个工作日|个月|小时|分钟|课时|学时|万元|亿元|平方米|公里|"
+                         r"[个名所人元次年天日月周时分秒节项条家批倍克米岁级%])?(以上|以下|以内|左右)")
+BOUND_AFTER_KIND = {"以上": "min", "以下": "max", "以内": "max", "左右": "about"}
 REFERENCE = re.compile(rf"第\s*{_NUM}\s*(?:条|款|项|章|节|部分)")
+# Words that attribute or connect ("文件提出，", "根据第12条，", "此外，") and say nothing the cited text must hold.
+DISCOURSE = re.compile(rf"第\s*{_NUM}\s*(?:条|款|项|章|节|部分)|(?:根据|依据|按照)《[^》]*》"
+                       r"|《[^》]*》(?:中|里)?(?:提出|指出|要求|明确|强调|规定|提到)|(?:该|本|这份|此)(?:文件|要点|通知|方案|办法|条目|条)"
+                       r"|(?:文件|要点)(?:中|里|里面)?|根据|依据|按照|提出|指出|强调|表示|提到|写道|此外|另外|同时|其中"
+                       r"|具体来说|具体而言|总的来说|总之|首先|其次|再次|最后|方面|还有")
+REFUSAL_FRAME = re.compile(r"^(?:该|本|这份)?(?:文件|要点|通知|方案|办法|文档|材料)(?:中|里|里面)?(?:并)?(?:没有|未|没)"
+                           r"(?:提到|提及|涉及|找到|规定|说明|明确|写明|回答)|^(?:没有|未能?)找到|^(?:the|this) (?:document|plan|notice|text)s?"
+                           r" (?:does|do|did) not|^i (?:could|can)(?:not|n't) find", re.IGNORECASE)
+CONTRAST = re.compile(r"但|但是|不过|然而|而是|however|but", re.IGNORECASE)
 
 
 @dataclass
@@ -120,7 +137,7 @@ class Grounding:
 def parse_markers(sentence: str) -> list[str]:
     """The labels cited by a sentence: '[第12、13条]' -> ['第12条', '第13条']; titles kept as '《t》label'."""
     labels: list[str] = []
-    for raw in MARKER_RE.findall(sentence or ""):
+    for raw in MARKER_RE.findall((sentence or "").translate(_BRACKETS)):
         inner = fold_width(raw[1:-1])
         title = ""
         if match := TITLE_PREFIX.match(inner):
@@ -147,7 +164,7 @@ def _expand_range(span: re.Match) -> list[str]:
 
 
 def strip_markers(sentence: str) -> str:
-    return MARKER_RE.sub("", sentence or "").strip()
+    return MARKER_RE.sub("", (sentence or "").translate(_BRACKETS)).strip()
 
 
 def resolve(label: str, items: Iterable[Item]) -> list[Item]:
@@ -194,7 +211,7 @@ def claims(answer: str) -> list[tuple[str, list[str]]]:
     """The answer's sentences that make a claim, each with the labels it cites (frames left out)."""
     out: list[tuple[str, list[str]]] = []
     for line in (answer or "").splitlines():
-        sentences = [(sentence, parse_markers(sentence)) for sentence in split_sentences(line)]
+        sentences = [(sentence, parse_markers(sentence)) for sentence in _split_line(line)]
         carried: list[str] = []
         for index in range(len(sentences) - 1, -1, -1):          # a bare clause ending in ； takes the next markers
             sentence, labels = sentences[index]
@@ -208,14 +225,42 @@ def claims(answer: str) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _split_line(line: str) -> list[str]:
+    """``split_sentences`` of one line, with full-width brackets ［第12条］ read as markers too; the
+    sentences are returned as written."""
+    if "［" not in line:
+        return split_sentences(line)
+    folded = line.translate(_BRACKETS)                     # one character for one: positions are kept
+    out, cursor = [], 0
+    for sentence in split_sentences(folded):
+        start = folded.find(sentence, cursor)
+        if start < 0:                                      # bullets are dropped, nothing else is rewritten
+            out.append(sentence)
+            continue
+        out.append(line[start:start + len(sentence)])
+        cursor = start + len(sentence)
+    return out
+
+
+_BRACKETS = str.maketrans("［］", "[]")
+
+
 def is_frame(sentence: str) -> bool:
     """Openings, refusals and the fixed lines of prompts/ make no claim of their own."""
-    if MARKER_RE.search(sentence or ""):
+    if MARKER_RE.search((sentence or "").translate(_BRACKETS)):
         return False
     bare = strip_markers(sentence)
     if bare.endswith(("：", ":")) or bare.startswith(("文件中没有", "The document")):
         return True
+    if REFUSAL_FRAME.search(bare) and not CONTRAST.search(bare):
+        return True
     return any(pattern.fullmatch(bare) for pattern in _template_frames())
+
+
+# The templates of prompts/ whose lines frame an answer (openings, refusals, list headings); not the LLM
+# prompts, whose example sentences are claims.
+FRAME_TEMPLATES = ("answer_intro", "section_intro", "compare_intro", "compare_unchanged", "lookup_missing",
+                   "refusal", "see_also", "suggestions")
 
 
 @lru_cache(maxsize=1)
@@ -227,8 +272,10 @@ def _template_frames() -> tuple[re.Pattern, ...]:
 
     patterns = []
     for path in sorted(Path(prompts.HERE).glob("*.txt")):
+        if path.name.split(".")[0] not in FRAME_TEMPLATES:
+            continue
         for sentence in split_sentences(path.read_text(encoding="utf-8")):
-            literal = re.sub(r"\$\{?\w+\}?", "\0", sentence.strip())
+            literal = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "\0", sentence.strip())
             if len(literal.replace("\0", "").strip()) < 4:      # nearly all variable: would match anything
                 continue
             patterns.append(re.compile(".+?".join(re.escape(part) for part in literal.split("\0")), re.S))
@@ -241,7 +288,7 @@ def support(sentence: str, texts: list[str]) -> tuple[bool, float, str]:
     (each clause by one of them). Returns (supported, score, reason); score is the bigram
     containment of the weakest part (the whole sentence or a clause) in the best case."""
     claim = strip_markers(sentence)
-    grams = bigrams(claim)
+    grams = _content_grams(claim)
     if not grams:
         return True, 1.0, ""
     texts = [text for text in texts if text]
@@ -271,28 +318,58 @@ def containment(claim: str, text: str) -> float:
     return len(grams & bigrams(text)) / len(grams) if grams else 1.0
 
 
+def _content_grams(text: str) -> set[str]:
+    """The bigrams of what ``text`` claims: attribution and connectives ("文件提出", "此外") left out,
+    no bigram made across one."""
+    grams: set[str] = set()
+    for part in DISCOURSE.split(text):
+        if len(re.sub(r"[\W_]+", "", part)) >= 2:
+            grams |= bigrams(part)
+    return grams
+
+
 def _clauses(claim: str) -> list[str]:
-    return [part for part in CLAUSE_SPLIT.split(claim) if len(bigrams(part)) >= MIN_CLAUSE_BIGRAMS]
+    return [part for part in CLAUSE_SPLIT.split(claim) if len(_content_grams(part)) >= MIN_CLAUSE_BIGRAMS]
 
 
-def _judge(claim: str, grams: set[str], parts: list[str], text: str) -> tuple[bool, float, str]:
-    text_grams = bigrams(text)
-    whole = len(grams & text_grams) / len(grams)
-    weakest, weakest_part = whole, ""
+def assess(sentence: str, text: str) -> tuple[float, str]:
+    """The two halves of the support check of ``sentence`` against one ``text``: the bigram containment
+    of its weakest part (the whole sentence or a clause), and why the number or negation/modality rules
+    reject it ('' when they do not). ``support`` is: score >= SUPPORT_THRESHOLD and no such reason."""
+    claim = strip_markers(sentence)
+    grams = _content_grams(claim)
+    if not grams:
+        return 1.0, ""
+    score, _ = _weakest(grams, _clauses(claim), bigrams(text))
+    return score, _rules(claim, text)
+
+
+def _weakest(grams: set[str], parts: list[str], text_grams: set[str]) -> tuple[float, str]:
+    weakest, weakest_part = len(grams & text_grams) / len(grams), ""
     if len(parts) > 1:
         for part in parts:
-            part_grams = bigrams(part)
+            part_grams = _content_grams(part)
             share = len(part_grams & text_grams) / len(part_grams)
             if share < weakest:
                 weakest, weakest_part = share, part
-    score = round(weakest, 4)
-    if weakest < SUPPORT_THRESHOLD:
-        where = f"“{weakest_part}”: " if weakest_part else ""
-        return False, score, f"{where}only {weakest:.0%} of it is in the cited text"
+    return round(weakest, 4), weakest_part
+
+
+def _rules(claim: str, text: str) -> str:
     if missing := unbacked_numbers(claim, text):
-        return False, score, f"number(s) {', '.join(missing)} not in the cited text"
-    if modal := modality_mismatch(claim, text):
-        return False, score, modal
+        return f"number(s) {', '.join(missing)} not in the cited text"
+    if titles := unbacked_titles(claim, text):
+        return f"{'、'.join(titles)} is not in the cited text"
+    return bound_mismatch(claim, text) or modality_mismatch(claim, text)
+
+
+def _judge(claim: str, grams: set[str], parts: list[str], text: str) -> tuple[bool, float, str]:
+    score, weakest_part = _weakest(grams, parts, bigrams(text))
+    if score < SUPPORT_THRESHOLD:
+        where = f"“{weakest_part}”: " if weakest_part else ""
+        return False, score, f"{where}only {score:.0%} of it is in the cited text"
+    if reason := _rules(claim, text):
+        return False, score, reason
     return True, score, ""
 
 
@@ -300,13 +377,19 @@ def _judge_jointly(claim: str, grams: set[str], parts: list[str], texts: list[st
     """Each clause backed by one text, and the sentence by all of them together."""
     weakest = 1.0
     for part in parts:
-        verdicts = [_judge(part, bigrams(part), [part], text) for text in texts]
+        verdicts = [_judge(part, _content_grams(part), [part], text) for text in texts]
         good = [verdict[1] for verdict in verdicts if verdict[0]]
         if not good:
             return False, max(verdict[1] for verdict in verdicts), f"“{part}” is not in any cited text"
         weakest = min(weakest, max(good))
     ok, score, reason = _judge(claim, grams, [claim], "\n".join(texts))
     return ok, round(min(score, weakest), 4), reason
+
+
+def unbacked_titles(claim: str, text: str) -> list[str]:
+    """The 《titles》 named in ``claim`` that ``text`` does not name: a document's name is exact, like a number."""
+    plain = _bare(fold_width(text))
+    return [f"《{title}》" for title in re.findall(r"《([^》]{1,80})》", claim) if _bare(fold_width(title)) not in plain]
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -336,6 +419,41 @@ def unbacked_numbers(claim: str, text: str) -> list[str]:
         if not ok and raw not in missing:
             missing.append(raw + (unit if not raw[0].isdigit() else ""))
     return missing
+
+
+def bound_mismatch(claim: str, text: str) -> str:
+    """Why a number's bound (不少于, 以上, 约 …) in ``claim`` differs from every occurrence of that
+    number in ``text``; '' when one agrees (or the number is not in the text: that is another rule)."""
+    claim_norm, text_norm = _normalise_numbers(claim), _normalise_numbers(text)
+    in_text: dict[str, set] = {}
+    for value, start, end in _number_spans(text_norm):
+        in_text.setdefault(value, set()).add(_bound(text_norm, start, end))
+    for value, start, end in _number_spans(REFERENCE.sub(lambda m: " " * len(m.group(0)), claim_norm)):
+        if value in in_text and (bound := _bound(claim_norm, start, end)) not in in_text[value]:
+            said = " or ".join(sorted(b or "exactly" for b in in_text[value]))
+            return f"the cited text bounds {claim_norm[start:end]} as {said}, not {bound or 'exactly'}"
+    return ""
+
+
+def _bound(text: str, start: int, end: int) -> str:
+    before = text[max(0, start - 3):start]
+    for word, kind in sorted(BOUND_BEFORE.items(), key=lambda kv: -len(kv[0])):
+        if before.endswith(word):
+            return kind
+    if match := BOUND_AFTER.match(text[end:end + 8]):
+        return BOUND_AFTER_KIND[match.group(1)]
+    return ""
+
+
+def _number_spans(text: str) -> list[tuple[str, int, int]]:
+    """(value, start, end) of each number of an already normalised text."""
+    out = [(_digit_value(m.group(0)), m.start(), m.end()) for m in NUMBER_DIGITS.finditer(text)]
+    masked = NOT_NUMBERS.sub(lambda m: "□" * len(m.group(0)), text)
+    for match in NUMBER_CN.finditer(masked):
+        value = _cn_value(match.group(0))
+        if value is not None:
+            out.append((value, match.start(), match.end()))
+    return out
 
 
 def _normalise_numbers(text: str) -> str:
@@ -419,7 +537,7 @@ def _negations(text: str) -> list[re.Match]:
     out = []
     for match in NEGATION.finditer(text):
         word = text[match.start():match.start() + 2]
-        if word in NOT_NEGATIONS or text[match.start():match.start() + 4] in NOT_NEGATIONS:
+        if word in NOT_NEGATIONS:
             continue
         if any(text.startswith(modal, match.start()) for modal in MODAL_WORDS):
             continue                                          # 不得, 不再 …: judged as modal words

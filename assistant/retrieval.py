@@ -104,7 +104,7 @@ VALUE_STATED = {
 }
 WEAK_COVERAGE = 0.12      # below this share (IDF-weighted) of the question's terms found, the dense side must vouch
 WEAK_GAP = 0.03           # ...by the best item standing this far above the median candidate
-RESCUE_GAP = 0.027        # with no term found at all, only a clearer margin keeps the question
+RESCUE_GAP = 0.033        # with no term found at all, only a clear margin keeps the question
 
 
 @dataclass

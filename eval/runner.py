@@ -2,32 +2,36 @@
 
 ``run_eval`` asks every dataset question (with its history and doc), scores the
 answers with ``eval.metrics``, prints a metrics table against the gates of
-``eval/gates.toml``, writes ``--out`` records and an optional HTML report, and
-returns 1 when a gate fails. ``score_answers`` grades a JSONL of answers made
-elsewhere: the markers are read from the answer text, the item texts come from
-the index. Dataset lines are validated; a bad line is a ``BadInput`` naming it.
+``eval/gates.toml``, writes ``--out`` records and an optional HTML report
+(``eval.report``), and returns 1 when a gate fails. ``score_answers`` grades a JSONL
+of answers made elsewhere: the markers are read from the answer text, the item
+texts come from the index, never from the input. Dataset and answer lines are
+validated before anything runs; a bad line is a ``BadInput`` naming it.
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
 
 from assistant.errors import AssistantError, BadInput
 from assistant.settings import Settings
-from eval.metrics import Gate, aggregate, question_metrics
+from eval.metrics import RATIO_METRICS, Gate, aggregate, question_metrics
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATASETS = sorted((HERE / "datasets").glob("*.jsonl"))
 GATES_FILE = HERE / "gates.toml"
+LIST_FIELDS = ("history", "gold_items", "answer_keywords")
 
 
-def load_dataset(path: Path) -> list[dict]:
+def load_dataset(path: Path, need: str = "question") -> list[dict]:
+    """The lines of a JSONL dataset (or answers file), checked; ``need`` names the one required string field."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read dataset {path}: {exc}") from None
+        raise BadInput(f"cannot read {path}: {exc}") from None
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -36,106 +40,159 @@ def load_dataset(path: Path) -> list[dict]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BadInput(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
-            raise BadInput(f"{path}:{number}: each line needs a \"question\" string")
+        if not isinstance(row, dict) or not isinstance(row.get(need), str):
+            raise BadInput(f"{path}:{number}: each line needs a \"{need}\" string")
+        for name in LIST_FIELDS:
+            value = row.get(name)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise BadInput(f"{path}:{number}: \"{name}\" must be a list of strings")
+        for name in ("doc", "question", "id"):
+            if row.get(name) is not None and not isinstance(row[name], str):
+                raise BadInput(f"{path}:{number}: \"{name}\" must be a string")
         row.setdefault("id", f"{Path(path).stem}-{number}")
         rows.append(row)
     return rows
 
 
-def load_gates(path: Path = GATES_FILE) -> list[Gate]:
-    table = tomllib.loads(path.read_text(encoding="utf-8"))["gates"]
-    return [Gate(metric, op, float(threshold)) for metric, (op, threshold) in table.items()]
+def load_gates(path: Path | None = None, section: str = "gates") -> list[Gate]:
+    """The gates of one table of gates.toml: metric = [">=" or "<=", threshold]."""
+    path = Path(path or GATES_FILE)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))[section]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        raise BadInput(f"cannot read the [{section}] gates of {path}: {exc!r}") from None
+    gates = []
+    for metric, rule in table.items():
+        if not (isinstance(rule, list) and len(rule) == 2 and rule[0] in (">=", "<=")
+                and isinstance(rule[1], (int, float)) and not isinstance(rule[1], bool)):
+            raise BadInput(f"{path}: gate {metric!r} must be [\">=\" or \"<=\", number]")
+        gates.append(Gate(metric, rule[0], float(rule[1])))
+    return gates
 
 
 def run_eval(datasets: list[Path], settings: Settings, out: Path | None = None, report: Path | None = None,
-             generator: str | None = None, assistant=None, echo=print) -> int:
-    from assistant.engine import Assistant
-
-    assistant = assistant or Assistant(settings)
-    paths = list(datasets) or DEFAULT_DATASETS
-    items = assistant.corpus().items
-    rows, records = [], []
-    for path in paths:
-        for line in load_dataset(path):
-            try:
-                record = assistant.ask(line["question"], line.get("history") or [], line.get("doc"), generator)
-            except AssistantError as exc:
-                record = {"question": line["question"], "error": exc.message, "refused": True, "answer": "",
-                          "citations": [], "retrieved": [], "timing_ms": {}}
-            record = {"id": line["id"], "dataset": Path(path).name, **record}
-            metrics = question_metrics(line, record, items)
-            rows.append({**metrics, "id": line["id"], "keywords": line.get("answer_keywords") or [],
-                         "timing_ms": record.get("timing_ms") or {}})
-            records.append({**record, "gold_items": line.get("gold_items") or [], "metrics": metrics})
-    summary = aggregate(rows)
-    gates = load_gates()
+             generator: str | None = None, assistant=None, echo=print, gates_section: str = "gates") -> int:
+    """Ask, score, print the table, write ``out``/``report``; 1 when a gate of ``gates_section`` fails."""
+    paths = [Path(p) for p in datasets] or DEFAULT_DATASETS
+    gates = load_gates(section=gates_section)
+    check_gates(gates)
+    summary, records = evaluate(paths, settings, generator=generator, assistant=assistant)
     failed = print_table(summary, gates, echo)
     if out:
         write_jsonl(out, records)
     if report:
         from eval.report import write_report
 
-        write_report(report, summary, gates, records)
+        write_report(report, summary, gates, records, title="Grounding eval: " + ", ".join(p.name for p in paths))
+        echo(f"report written to {report}")
     return 1 if failed else 0
 
 
+def evaluate(paths: list[Path], settings: Settings | None = None, generator: str | None = None,
+             assistant=None) -> tuple[dict, list[dict]]:
+    """Ask every question of ``paths``; returns (the aggregate metrics, one record per question)."""
+    from assistant.engine import Assistant
+
+    lines = [(Path(path), line) for path in paths for line in load_dataset(path)]      # fail fast on bad lines
+    assistant = assistant or Assistant(settings)
+    items = assistant.corpus().items
+    rows, records = [], []
+    for path, line in lines:
+        try:
+            record = assistant.ask(line["question"], line.get("history") or [], line.get("doc"), generator)
+        except AssistantError as exc:
+            record = {"question": line["question"], "error": exc.message, "refused": True, "answer": "",
+                      "citations": [], "retrieved": [], "timing_ms": {}}
+        record = {"id": line["id"], "dataset": path.name, **record}
+        if line.get("history"):
+            record.setdefault("history", line["history"])
+        metrics = question_metrics(line, record, items)
+        rows.append({**metrics, "timing_ms": record.get("timing_ms") or {}})
+        records.append({**record, "gold_items": line.get("gold_items"),
+                        "answer_keywords": line.get("answer_keywords") or [], "metrics": metrics})
+    return aggregate(rows), records
+
+
+def check_gates(gates: list[Gate]) -> None:
+    """Fail before running anything when a gate names a metric the eval does not compute."""
+    known = set(RATIO_METRICS) | {"questions", "answerable", "unanswerable", "unsupported_sentences", "failed_questions"}
+    unknown = [g.metric for g in gates if g.metric not in known and not re.fullmatch(r"p(50|95)_\w+_ms", g.metric)]
+    if unknown:
+        raise BadInput(f"{GATES_FILE.name} names metrics the eval does not compute: {', '.join(unknown)}")
+
+
 def print_table(summary: dict, gates: list[Gate], echo=print) -> list[str]:
+    """The metrics with their gates; returns the failed gates' metrics."""
     by_metric = {gate.metric: gate for gate in gates}
     failed = []
-    echo(f"{'metric':<22}{'value':>10}  gate")
+    echo(f"{'metric':<24}{'value':>10}  gate")
     for metric, value in summary.items():
         gate = by_metric.get(metric)
         verdict = ""
         if gate:
             ok = gate.passes(value)
-            verdict = f"{gate.op} {gate.threshold:g}  {'ok' if ok else 'FAIL'}"
+            verdict = f"{gate.op} {gate.threshold:g}  " + ("n/a" if value is None else "ok" if ok else "FAIL")
             if not ok:
                 failed.append(metric)
         shown = "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
-        echo(f"{metric:<22}{shown:>10}  {verdict}")
-    if failed:
-        echo(f"gates failed: {', '.join(failed)}")
+        echo(f"{metric:<24}{shown:>10}  {verdict}".rstrip())
+    echo(f"gates failed: {', '.join(failed)}" if failed else f"all {len(gates)} gates passed")
     return failed
 
 
 def score_answers(paths: list[Path], settings: Settings, out: Path | None = None, assistant=None, echo=print) -> int:
-    """Grade answers produced by any system: lines {"id","question","answer", "gold_items"?, "answer_keywords"?, "refused"?}."""
+    """Grade answers produced by any system. Lines: {"answer", "id"?, "question"?, "doc"?, "gold_items"?,
+    "answer_keywords"?, "refused"?, "retrieved"? [{doc, item, path}], "timing_ms"?}. Markers are read from
+    the answer text; item texts come from the index. Each output line is the input line plus ``grounding``
+    {sentences, supported, score, unsupported, invalid_citations} (each sentence against the items it cites,
+    as the assistant checks its own answers), ``citations`` (the items the markers name, from the index),
+    ``citations_valid`` and ``metrics`` (everything else that applies). Returns 0."""
     from assistant.engine import Assistant
 
     if not paths:
         raise BadInput("eval score needs an ANSWERS.jsonl file")
+    lines = [line for path in paths for line in load_dataset(path, need="answer")]
+    if out is None and echo is print:
+        echo = _stderr                          # stdout carries the scored records
     assistant = assistant or Assistant(settings)
     items = assistant.corpus().items
-    scored = []
-    for path in paths:
-        for line in load_dataset(path):
-            if not isinstance(line.get("answer"), str):
-                raise BadInput(f"{path}: line {line['id']} has no \"answer\" string")
-            record = {"answer": line["answer"], "refused": bool(line.get("refused")), "retrieved": [],
-                      "citations": _citations_from_text(line["answer"], items, line.get("doc"))}
-            metrics = question_metrics(line, record, items)
-            scored.append({**line, "grounding": metrics["grounding"], "citations_valid": metrics["citations_valid"],
-                           "metrics": metrics})
+    scored, rows = [], []
+    for line in lines:
+        citations = _citations_from_text(line["answer"], items, line.get("doc"))
+        record = {"answer": line["answer"], "citations": [{k: v for k, v in c.items() if k != "text"} for c in citations]}
+        if "refused" in line:
+            record["refused"] = bool(line["refused"])
+        if isinstance(line.get("retrieved"), list):
+            record["retrieved"] = [ref for ref in line["retrieved"] if isinstance(ref, dict)]
+        metrics = question_metrics(line, record, items)
+        rows.append({**metrics, "timing_ms": line.get("timing_ms") if isinstance(line.get("timing_ms"), dict) else {}})
+        scored.append({**{k: v for k, v in line.items() if k not in ("grounding", "citations", "metrics")},
+                       "grounding": metrics["citation_grounding"], "citations": citations,
+                       "citations_valid": metrics["citations_valid"], "metrics": metrics})
     if out:
         write_jsonl(out, scored)
     else:
         for row in scored:
             print(json.dumps(row, ensure_ascii=False), file=sys.stdout)
-    mean = sum(r["grounding"]["score"] for r in scored) / len(scored) if scored else 0.0
-    valid = sum(r["citations_valid"] for r in scored) / len(scored) if scored else 0.0
-    echo(f"scored {len(scored)} answers: grounding {mean:.3f}, citation validity {valid:.3f}", )
+    summary = aggregate(rows)
+    print_table({k: v for k, v in summary.items() if v is not None}, [], echo)
+    echo(f"scored {len(scored)} answers" + (f"; written to {out}" if out else ""))
     return 0
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _citations_from_text(answer: str, items, doc: str | None) -> list[dict]:
     from assistant import grounding
 
-    scope = [it for it in items if not doc or it.doc == doc]
+    scope = [it for it in items if not doc or it.doc == doc] or items
     found = {}
-    for label in grounding.parse_markers(answer):
-        for item in grounding.resolve(label, scope):
-            found.setdefault(item.key, item.citation())
+    for _, labels in grounding.claims(answer):
+        for label in labels:
+            for item in grounding.resolve(label, scope):
+                found.setdefault(item.key, item.citation())
     return list(found.values())
 
 
