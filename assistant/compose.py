@@ -18,6 +18,7 @@ from prompts import render
 
 MAX_SENTENCES_PER_ITEM = 6       # a short item is quoted whole; a long one by its most relevant sentences
 MAX_SECONDARY = 2
+SECTION_IN_FULL = 8              # "第五部分有哪些": up to this many items are quoted whole, more by their first sentence
 SECONDARY_SCORE_GAP = 1.0        # fused-score distance from the best hit within which a secondary may join
 
 
@@ -46,7 +47,11 @@ class ExtractiveGenerator:
         items = [hit.item for hit in hits]
         if query.section_number is not None:
             lines = [render("section_intro", lang, title=items[0].title, section=items[0].section, count=len(items))]
-            lines += [f"- {_sentences(item)[0]}{marker(item, items)}" for item in items]
+            whole = len(items) <= SECTION_IN_FULL           # a short section is quoted whole, a long one by headings
+            for item in items:
+                first, *rest = _sentences(item)
+                lines.append(f"- {first}{marker(item, items)}")
+                lines += [f"  - {sentence}{marker(item, items)}" for sentence in rest] if whole else []
         else:
             lines = [intro(items, lang)]
             lines += [f"- {sentence}{marker(item, items)}" for item in items for sentence in _sentences(item)]
