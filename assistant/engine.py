@@ -51,6 +51,8 @@ class Assistant:
         if self._corpus is not None and now - self._checked_at < RECHECK_POINTER_S:
             return self._corpus
         with self._lock:
+            if self._corpus is None:     # cold start: load the embedder (C code, no GIL) while Chroma and jieba load
+                threading.Thread(target=self.embedder.embed_queries, args=(["预热"],), daemon=True).start()
             state = self.store.state()
             if state is None:
                 self._build_default()
