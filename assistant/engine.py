@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from assistant import grounding
 from assistant.compose import ExtractiveGenerator
 from assistant.errors import IndexUnusable
+from assistant.language import detect_language
 from assistant.llm import LLMGenerator
 from assistant.query import understand
 from assistant.retrieval import Corpus, HybridRetriever
@@ -46,9 +47,9 @@ class Assistant:
                             "llm": LLMGenerator(settings, fallback=extractive, embedder=self.embedder)}
 
     # -- the index ------------------------------------------------------------------------------
-    def corpus(self) -> Corpus:
+    def corpus(self, recheck: bool = False) -> Corpus:
         now = time.monotonic()
-        if self._corpus is not None and now - self._checked_at < RECHECK_POINTER_S:
+        if not recheck and self._corpus is not None and now - self._checked_at < RECHECK_POINTER_S:
             return self._corpus
         with self._lock:
             if self._corpus is None:     # cold start: load the embedder (C code, no GIL) while Chroma and jieba load
@@ -67,8 +68,10 @@ class Assistant:
                 if not items:
                     raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
                                         f"build it with `policy-assistant index build PATH`")
-                self._corpus = Corpus(items, state.collection)
-                self._corpus.bm25  # noqa: B018 - build the BM25 side now, not inside the first question
+                corpus = Corpus(items, state.collection)
+                corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
+                corpus.bigram_postings  # noqa: B018
+                self._corpus = corpus
             self._checked_at = now
             return self._corpus
 
@@ -80,8 +83,10 @@ class Assistant:
         self.notify(f"index built: {report.summary()}")
 
     def warm_up(self) -> None:
-        """Load the index, BM25, jieba and the embedder now (servers call this at start-up)."""
+        """Load the index, BM25, jieba, the embedder and langdetect's profiles now (servers call this at
+        start-up; langdetect loads its profiles, ~1 s, on the first non-Chinese question, under a lock)."""
         self.ask("学前教育今年有什么要求")
+        detect_language("What does the plan say about preschool education?")
 
     # -- answering ------------------------------------------------------------------------------
     def generator(self, name: str | None):
@@ -106,7 +111,11 @@ class Assistant:
         started = time.perf_counter()
         query = understand(question, history, doc, self.settings.max_question_chars)
         corpus = self.corpus()
-        retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
+        try:
+            retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
+        except IndexUnusable:
+            corpus = self.corpus(recheck=True)       # a build replaced the generation since the last check
+            retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
         retrieved_at = time.perf_counter()
         chosen, warnings = self.generator(generator)
         answer = None

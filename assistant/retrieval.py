@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Iterable
 
 import numpy as np
 
@@ -61,6 +62,7 @@ class Corpus:
             else:
                 info.items += 1
         self.doc_index = {doc: np.array([i for i, item in enumerate(items) if item.doc == doc]) for doc in self.docs}
+        self._frequencies: dict[str, int] = {}
 
     @cached_property
     def bm25(self):
@@ -74,9 +76,49 @@ class Corpus:
     def haystacks(self) -> list[str]:
         return [item.embedding_text().lower() for item in self.items]
 
+    @cached_property
+    def series(self) -> dict[str, list[DocInfo]]:
+        """The documents grouped by series (the title without its year): editions of one series share it."""
+        grouped: dict[str, list[DocInfo]] = {}
+        for info in self.docs.values():
+            grouped.setdefault(info.series, []).append(info)
+        return grouped
+
+    @cached_property
+    def one_edition_each(self) -> bool:
+        return all(len(editions) == 1 for editions in self.series.values())
+
+    @cached_property
+    def bigram_postings(self) -> dict[str, np.ndarray]:
+        """Character bigram -> the items whose haystack contains it (narrows ``frequency``'s scan)."""
+        postings: dict[str, list[int]] = {}
+        for index, hay in enumerate(self.haystacks):
+            for gram in {hay[i:i + 2] for i in range(len(hay) - 1)}:
+                postings.setdefault(gram, []).append(index)
+        return {gram: np.array(ids, dtype=np.int32) for gram, ids in postings.items()}
+
+    def frequency(self, term: str) -> int:
+        """In how many items ``term`` occurs (as a substring of the haystack); cached per generation."""
+        count = self._frequencies.get(term)
+        if count is None:
+            candidates: Iterable[int] = range(len(self.items))
+            if len(term) >= 2:
+                for gram in {term[i:i + 2] for i in range(len(term) - 1)}:
+                    ids = self.bigram_postings.get(gram)
+                    if ids is None:
+                        candidates = ()
+                        break
+                    candidates = ids if isinstance(candidates, range) else np.intersect1d(candidates, ids,
+                                                                                          assume_unique=True)
+            count = sum(1 for i in candidates if term in self.haystacks[i])
+            if len(self._frequencies) >= 100_000:
+                self._frequencies.clear()
+            self._frequencies[term] = count
+        return count
+
     def idf(self, term: str) -> float:
         """How specific a term is here: a term in few items (or none) weighs more."""
-        frequency = sum(1 for hay in self.haystacks if term in hay)
+        frequency = self.frequency(term)
         return float(np.log(1 + (len(self.items) - frequency + 0.5) / (frequency + 0.5)))
 
     def mask(self, docs: list[str] | None) -> np.ndarray:
@@ -179,7 +221,7 @@ class HybridRetriever:
     def _search(self, query: Query, docs: list[str] | None) -> Retrieval:
         dense, bm25, mask = self.scores(query, docs)
         fused = fuse(dense, bm25, mask)
-        order = [int(i) for i in np.argsort(-fused) if mask[i] and np.isfinite(fused[i])][:MAX_HITS]
+        order = top_indices(fused, mask, MAX_HITS)
         hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order]
         evidence = self.evidence(query, order, dense)
         compared = self._edition_pair(query, fused, mask) if query.compare else []
@@ -231,6 +273,14 @@ def fuse(dense: np.ndarray, bm25: np.ndarray, mask: np.ndarray,
     return np.where(mask, fused, -np.inf)
 
 
+def top_indices(scores: np.ndarray, mask: np.ndarray, k: int) -> list[int]:
+    """The ``k`` best allowed, finite scores, best first: O(n) in numpy, not a Python loop over every item."""
+    allowed = np.flatnonzero(mask & np.isfinite(scores))
+    if allowed.size > k:
+        allowed = allowed[np.argpartition(-scores[allowed], k - 1)[:k]]
+    return [int(i) for i in allowed[np.argsort(-scores[allowed], kind="stable")]]
+
+
 def _standardise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     chosen = values[mask]
     spread = float(chosen.std()) if chosen.size > 1 else 0.0
@@ -249,13 +299,10 @@ def choose_docs(query: Query, corpus: Corpus, today) -> list[str] | None:
             known = ", ".join(sorted(corpus.docs)) or "none"
             raise BadInput(f"unknown document {query.doc!r}; indexed documents: {known}")
         return [query.doc]
-    series: dict[str, list[DocInfo]] = {}
-    for info in corpus.docs.values():
-        series.setdefault(info.series, []).append(info)
-    if all(len(editions) == 1 for editions in series.values()):
+    if corpus.one_edition_each:
         return None
     chosen = []
-    for editions in series.values():
+    for editions in corpus.series.values():
         if len(editions) == 1:
             chosen.append(editions[0].doc)
             continue

@@ -161,7 +161,9 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
         report.embedded = len(fresh)
         store.publish(IndexState(collection=generation, embed_model=embedder.name, manifest=manifest,
                                  built_at=time.time(), items=report.items))
-        store.drop_stale_generations(keep=generation)
+        # The previous generation stays until the next build: readers follow the pointer only every
+        # RECHECK_POINTER_S, and deleting it now failed their requests (503) in between.
+        store.drop_stale_generations(keep={generation, state.collection} if state is not None else {generation})
     report.seconds = time.perf_counter() - started
     return report
 

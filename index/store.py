@@ -110,12 +110,13 @@ class ItemStore:
         self.client.create_collection(name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
         return name
 
-    def drop_stale_generations(self, keep: str) -> list[str]:
-        """Delete every generation but ``keep`` (left-overs of killed builds included)."""
+    def drop_stale_generations(self, keep: str | set[str]) -> list[str]:
+        """Delete every generation not in ``keep`` (left-overs of killed builds included)."""
+        keep = {keep} if isinstance(keep, str) else set(keep)
         dropped = []
         for collection in self.client.list_collections():
             name = getattr(collection, "name", collection)
-            if name.startswith("items-") and name != keep:
+            if name.startswith("items-") and name not in keep:
                 self.client.delete_collection(name)
                 self._collections.pop(name, None)
                 self._vector_stores.pop(name, None)
