@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: setup setup-dev ask chat serve test test-fast eval bench clean
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench calibrate clean
 
 $(VENV)/.core: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,8 +44,16 @@ test-fast: setup-dev           ## skip the slow tier (servers, browser, sentence
 eval: setup                    ## the grounding eval on the shipped datasets (exit 1 when a gate fails)
 	$(CLI) eval --out artifacts/eval.jsonl --report artifacts/eval-report.html
 
-bench: setup-dev               ## quality and speed side by side with baselines
+$(VENV)/.bench: $(VENV)/.core
+	$(PIP) install -q -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench          ## quality and speed side by side with baselines: a table, artifacts/bench.json and bench.png
 	$(CLI) bench --out artifacts/bench.json
+
+calibrate: setup               ## the support check's agreement with the hand-labelled pairs
+	$(PY) -m eval.calibrate
+	$(PY) -m eval.tune_retrieval
 
 clean:
 	rm -rf .policy-index artifacts .pytest_cache

@@ -93,7 +93,8 @@ def cmd_index_build(args, settings: Settings) -> int:
     from index.builder import build_index
     from index.embedders import make_embedder
 
-    report = build_index(args.paths or None, settings, make_embedder(settings.embed_model), notify=_notice)
+    report = build_index(args.paths or None, settings, make_embedder(settings.embed_model, settings.embed_threads),
+                         notify=_notice)
     print(f"index at {settings.chroma_url or settings.index_dir}: {report.summary()}")
     for doc in report.removed:
         print(f"removed: {doc}")

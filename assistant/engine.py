@@ -23,7 +23,7 @@ from assistant.query import understand
 from assistant.retrieval import Corpus, HybridRetriever
 from assistant.seams import Answer
 from assistant.settings import Settings
-from index.embedders import make_embedder
+from index.embedders import CachedQueries, make_embedder
 from index.store import ItemStore
 
 RECHECK_POINTER_S = 2.0      # how often a long-running process looks for a newer index generation
@@ -37,7 +37,8 @@ class Assistant:
     def __init__(self, settings: Settings, notify: Callable[[str], None] = stderr_notice):
         self.settings = settings
         self.notify = notify
-        self.embedder = make_embedder(settings.embed_model)
+        self.embedder = CachedQueries(make_embedder(settings.embed_model, settings.embed_threads),
+                                      settings.query_cache)
         self.store = ItemStore(settings)
         self._corpus: Corpus | None = None
         self._checked_at = 0.0

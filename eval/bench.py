@@ -50,6 +50,7 @@ TARGETS = {                  # issue 7, extractive generator, this 2-core machin
     "warm_ask_p95_ms": ("<=", 60.0),
     "cold_ask_s": ("<=", 2.5),
     "api_qps_c8": (">=", 50.0),
+    "api_qps_c8_uncached": (">=", 50.0),
     "api_errors": ("<=", 0),
     "scale_10k_over_30": ("<=", 2.0),
     "scale_10k_over_30_with_embedding": ("<=", 2.0),
@@ -84,7 +85,8 @@ def run_bench(settings: Settings, quick: bool = False, out: Path | None = None, 
     result: dict = {"mode": plan.mode, "timestamp": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                     "machine": machine(), "errors": {}}
     with tempfile.TemporaryDirectory(prefix="policy-bench-") as tmp:
-        bench_settings = settings.with_(index_dir=Path(tmp) / "index", chroma_url="")
+        # query_cache=0: the warm-ask figures embed every question, as a first-time question would
+        bench_settings = settings.with_(index_dir=Path(tmp) / "index", chroma_url="", query_cache=0)
         lines = [line for path in DEFAULT_DATASETS for line in load_dataset(path)][::plan.question_stride]
         context: dict = {}
         sections = [("index", lambda: section_index(bench_settings, result, context)),
@@ -233,28 +235,32 @@ def section_quality(settings: Settings, plan: Plan, lines: list[dict], result: d
 
 
 def section_load(settings: Settings, plan: Plan, lines: list[dict], result: dict, tmp: Path) -> None:
+    """`serve` as shipped (`load`: questions that repeat hit the question-vector cache), and the same
+    traffic with that cache off (`load_uncached`: every request embeds its question)."""
     from eval.loadtest import child_env, cli_command, cpu_seconds, free_port, load, rss_mb, server
 
-    port = free_port()
-    argv = cli_command() + ["serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir",
-                            str(settings.index_dir), "--chroma-url", "", "--embed-model", settings.embed_model]
-    # the per-client rate limit (120/min by default) would turn a one-client load test into 429s
-    env = child_env({"POLICY_RATE_LIMIT": "0", "POLICY_TODAY": settings.today.isoformat()})
     bodies = [{"question": l["question"], "history": l.get("history") or [], **({"doc": l["doc"]} if l.get("doc") else {})}
               for l in lines]
-    log = tmp / "serve.log"
-    with server(argv, env, port, log=log) as (url, proc, start_s):
-        idle, cpu_before, client_before = rss_mb(proc.pid), cpu_seconds(proc.pid), time.process_time()
-        figures = load(url, bodies, plan.requests, concurrency=8, deadline_s=plan.load_deadline_s)
-        after, cpu_after, client_after = rss_mb(proc.pid), cpu_seconds(proc.pid), time.process_time()
-    sent = figures["requests"] + figures["warmup_requests"]
-    cpu_ms = round((cpu_after - cpu_before) * 1000 / sent, 1) if cpu_before is not None and cpu_after and sent else None
-    result["load"] = {**figures, "server_cpu_ms_per_request": cpu_ms,
-                      "client_cpu_ms_per_request": round((client_after - client_before) * 1000 / sent, 1) if sent else None,
-                      "qps_cpu_bound": round((os.cpu_count() or 1) * 1000 / cpu_ms, 1) if cpu_ms else None,
-                      "server_start_s": round(start_s, 2), "server_idle_rss_mb": idle.get("rss"),
-                      "server_rss_mb": after.get("rss"), "server_peak_rss_mb": after.get("peak"),
-                      "rate_limit": "disabled for the test (POLICY_RATE_LIMIT=0)"}
+    for key, extra in (("load", {}), ("load_uncached", {"POLICY_QUERY_CACHE": "0"})):
+        port = free_port()
+        argv = cli_command() + ["serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir",
+                                str(settings.index_dir), "--chroma-url", "", "--embed-model", settings.embed_model]
+        # the per-client rate limit (120/min by default) would turn a one-client load test into 429s
+        env = child_env({"POLICY_RATE_LIMIT": "0", "POLICY_TODAY": settings.today.isoformat(), **extra})
+        log = tmp / f"serve-{key}.log"
+        with server(argv, env, port, log=log) as (url, proc, start_s):
+            idle, cpu_before, client_before = rss_mb(proc.pid), cpu_seconds(proc.pid), time.process_time()
+            figures = load(url, bodies, plan.requests, concurrency=8, deadline_s=plan.load_deadline_s)
+            after, cpu_after, client_after = rss_mb(proc.pid), cpu_seconds(proc.pid), time.process_time()
+        sent = figures["requests"] + figures["warmup_requests"]
+        cpu_ms = round((cpu_after - cpu_before) * 1000 / sent, 1) if cpu_before is not None and cpu_after and sent else None
+        result[key] = {**figures, "server_cpu_ms_per_request": cpu_ms,
+                       "client_cpu_ms_per_request": round((client_after - client_before) * 1000 / sent, 1) if sent else None,
+                       "qps_cpu_bound": round((os.cpu_count() or 1) * 1000 / cpu_ms, 1) if cpu_ms else None,
+                       "server_start_s": round(start_s, 2), "server_idle_rss_mb": idle.get("rss"),
+                       "server_rss_mb": after.get("rss"), "server_peak_rss_mb": after.get("peak"),
+                       "rate_limit": "disabled for the test (POLICY_RATE_LIMIT=0)",
+                       "query_cache": "off" if extra else f"on ({len(bodies)} distinct questions, {plan.requests} requests)"}
 
 
 def section_scale(settings: Settings, plan: Plan, lines: list[dict], result: dict, context: dict, tmp: Path) -> None:
@@ -407,7 +413,9 @@ def targets(result: dict, plan: Plan) -> list[dict]:
         "warm_ask_p95_ms": result.get("latency_ms", {}).get("p95"),
         "cold_ask_s": result.get("cold_ask_s"),
         "api_qps_c8": load.get("qps"),
-        "api_errors": load.get("errors"),
+        "api_qps_c8_uncached": result.get("load_uncached", {}).get("qps"),
+        "api_errors": (load.get("errors") or 0) + (result.get("load_uncached", {}).get("errors") or 0)
+                      if load else None,
         "scale_10k_over_30": ratio,
         "scale_10k_over_30_with_embedding": full_ratio,
         "server_rss_mb": load.get("server_peak_rss_mb"),
@@ -478,14 +486,15 @@ def print_report(result: dict, echo=print) -> None:
         detail = result["cold_ask_detail"]
         echo(f"cold ask             {result['cold_ask_s']:.2f} s wall, {detail['cpu_s']:.2f} s CPU, peak RSS "
              f"{detail['peak_rss_mb']:.0f} MB; first ask in-process {detail['first_ask_inprocess_s']:.2f} s")
-    load = result.get("load")
-    if load:
-        echo(f"load /api/ask c={load['concurrency']}  {load['requests']} requests in {load['duration_s']} s: "
-             f"{load['qps']} req/s, p50 {load['p50_ms']} ms, p95 {load['p95_ms']} ms, errors {load['errors']} "
-             f"{load['statuses']}; CPU per request: server {load['server_cpu_ms_per_request']} ms (ceiling "
-             f"{load['qps_cpu_bound']} req/s on {result['machine']['cores']} cores), load client "
-             f"{load['client_cpu_ms_per_request']} ms; server RSS {load['server_rss_mb']} MB "
-             f"(peak {load['server_peak_rss_mb']} MB), ready in {load['server_start_s']} s")
+    for key in ("load", "load_uncached"):
+        load = result.get(key)
+        if load:
+            echo(f"{key:<14} /api/ask c={load['concurrency']}, query cache {load['query_cache']}: {load['requests']} "
+                 f"requests in {load['duration_s']} s: {load['qps']} req/s, p50 {load['p50_ms']} ms, p95 "
+                 f"{load['p95_ms']} ms, errors {load['errors']} {load['statuses']}; CPU per request: server "
+                 f"{load['server_cpu_ms_per_request']} ms (ceiling {load['qps_cpu_bound']} req/s on "
+                 f"{result['machine']['cores']} cores), load client {load['client_cpu_ms_per_request']} ms; server RSS "
+                 f"{load['server_rss_mb']} MB (peak {load['server_peak_rss_mb']} MB), ready in {load['server_start_s']} s")
     for point in result.get("scale", []):
         extra = f", written in {point['write_s']} s, loaded in {point['load_s']} s" if point["write_s"] is not None else ""
         parts = point["parts_p50_ms"]

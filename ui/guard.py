@@ -12,7 +12,8 @@ the OpenAPI docs pass through untouched. In order:
    -> 401 with ``WWW-Authenticate: Bearer``.
 
 Every refusal is the JSON error body of the API: ``{"error": {"message", "type"}}``.
-The client address is the socket peer; ``X-Forwarded-For`` is not trusted.
+The client address is the one uvicorn reports: the socket peer, or `X-Forwarded-For` when the proxy
+connects from an address in `FORWARDED_ALLOW_IPS` (127.0.0.1 by default).
 """
 from __future__ import annotations
 
