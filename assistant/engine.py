@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from assistant import grounding
 from assistant.compose import ExtractiveGenerator
-from assistant.errors import IndexUnusable
+from assistant.errors import AssistantError, IndexUnusable
 from assistant.language import detect_language
 from assistant.llm import LLMGenerator
 from assistant.query import understand
@@ -54,7 +54,7 @@ class Assistant:
             return self._corpus
         with self._lock:
             if self._corpus is None:     # cold start: load the embedder (C code, no GIL) while Chroma and jieba load
-                threading.Thread(target=self.embedder.embed_queries, args=(["预热"],), daemon=True).start()
+                threading.Thread(target=self._warm_embedder, daemon=True).start()
             state = self.store.state()
             if state is None:
                 self._build_default()
@@ -75,6 +75,12 @@ class Assistant:
                 self._corpus = corpus
             self._checked_at = now
             return self._corpus
+
+    def _warm_embedder(self) -> None:
+        try:
+            self.embedder.embed_queries(["预热"])
+        except AssistantError:
+            pass                         # the question's own embedding call reports it to the user
 
     def _build_default(self) -> None:
         from index.builder import build_index

