@@ -259,8 +259,7 @@ def is_frame(sentence: str) -> bool:
 
 # The templates of prompts/ whose lines frame an answer (openings, refusals, list headings); not the LLM
 # prompts, whose example sentences are claims.
-FRAME_TEMPLATES = ("answer_intro", "section_intro", "compare_intro", "compare_unchanged", "lookup_missing",
-                   "refusal", "see_also", "suggestions")
+FRAME_TEMPLATES = ("answer_intro", "section_intro", "compare_intro", "lookup_missing", "refusal", "suggestions")
 
 
 @lru_cache(maxsize=1)

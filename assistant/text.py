@@ -34,7 +34,6 @@ and or about say says said plan document policy policies any there their its it 
 """.split())
 EXTRA_WORDS = ("会不会", "能不能", "有没有", "要不要", "公办园", "民办园", "幼儿园", "托班", "小小班", "随迁子女",
                "普惠性", "义务教育", "学前教育", "特殊教育", "职业教育", "高等教育", "终身教育", "心理健康", "双减")
-EN_WORD = re.compile(r"[A-Za-z][A-Za-z\-']*|\d+(?:\.\d+)?")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 SENTENCE_END = "。！？；!?;"
 MARKER = r"(?:\[[^\[\]\n]{1,60}\]|【[^【】\n]{1,60}】)"
