@@ -144,9 +144,10 @@ VALUE_STATED = {
     "score": re.compile(r"\d+\s*分"),
     "duration": re.compile(r"(?:\d+|[一二三四五六七八九十百两半]+)\s*(?:个)?(?:小时|分钟|天|日|周|个?月|年|学期|工作日)"),
 }
-WEAK_COVERAGE = 0.12      # below this share (IDF-weighted) of the question's terms found, the dense side must vouch
-WEAK_GAP = 0.03           # ...by the best item standing this far above the median candidate
+WEAK_COVERAGE = 0.2       # below this share (IDF-weighted) of the question's terms found, the dense side must vouch
+WEAK_GAP = 0.025           # ...by the best item standing this far above the median candidate
 RESCUE_GAP = 0.033        # with no term found at all, only a clear margin keeps the question
+UNMATCHED_GAP = 0.02      # with no term to look for, the dense margin alone decides
 
 
 @dataclass
@@ -162,6 +163,8 @@ class Evidence:
     def answerable(self) -> bool:
         if self.missing_value:
             return False
+        if self.terms == 0:              # nothing to match lexically (an English question the glossary misses)
+            return self.dense_gap >= UNMATCHED_GAP
         if self.coverage == 0:
             return self.dense_gap >= RESCUE_GAP
         if self.coverage < WEAK_COVERAGE:
@@ -251,7 +254,8 @@ class HybridRetriever:
         terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]
         best = [self.corpus.haystacks[i] for i in order[:3]]
         weights = [self.corpus.idf(term) for term in terms]
-        found = sum(w for term, w in zip(terms, weights) if any(term in hay for hay in best))
+        # the terms must meet in one item: words scattered over several items do not make an answer
+        found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
         candidates = dense[np.isfinite(dense)]
         gap = float(candidates.max() - np.median(candidates)) if candidates.size else 0.0
         stated = " ".join(best[:2])
