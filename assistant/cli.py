@@ -107,10 +107,13 @@ def cmd_index_build(args, settings: Settings) -> int:
 
 def cmd_index_list(args, settings: Settings) -> int:
     from assistant.engine import Assistant
+    from index.store import ItemStore
 
-    assistant = Assistant(settings)
-    assistant.corpus()                         # builds the bundled corpus on first use
-    state = assistant.store.state()
+    store = ItemStore(settings)
+    state = store.state()
+    if state is None:                          # first use: build the bundled corpus (and say so)
+        Assistant(settings).corpus()
+        state = store.state()
     rows = [{"doc": entry["doc"], "title": entry.get("title", ""), "year": entry.get("year"),
              "items": entry.get("items", 0), "source": source}
             for source, entry in sorted(state.manifest.items(), key=lambda kv: kv[1]["doc"])]

@@ -97,11 +97,8 @@ class Assistant:
 
     # -- answering ------------------------------------------------------------------------------
     def generator(self, name: str | None):
-        """The generator asked for (flag > settings), and a warning when it had to be another."""
-        wanted = name or self.settings.generator
-        if wanted in self._generators:
-            return self._generators[wanted], []
-        return self._generators["extractive"], [f"generator {wanted!r} is not available; answered extractively"]
+        """The generator asked for: the flag, else the settings (both validated to "extractive" or "llm")."""
+        return self._generators[name or self.settings.generator]
 
     def ask(self, question: str, history: list[str] | tuple = (), doc: str | None = None,
             generator: str | None = None) -> dict:
@@ -124,16 +121,15 @@ class Assistant:
             corpus = self.corpus(recheck=True)       # a build replaced the generation since the last check
             retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
         retrieved_at = time.perf_counter()
-        chosen, warnings = self.generator(generator)
         answer = None
-        for piece in chosen.stream(query, retrieval):
+        for piece in self.generator(generator).stream(query, retrieval):
             if isinstance(piece, Answer):
                 answer = piece
             elif piece:
                 yield {"type": "delta", "text": piece}
         answered_at = time.perf_counter()
         scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
-        checked = getattr(answer, "grounding", None) or (   # the LLM generator's check covers what it removed
+        checked = answer.grounding or (   # the LLM generator's own check also covers what it removed
             grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding())
         yield {"type": "final", "record": {
             "question": query.question,
@@ -141,7 +137,7 @@ class Assistant:
             "language": query.language,
             "refused": answer.refused,
             "generator": answer.generator,
-            "warnings": warnings + answer.warnings,
+            "warnings": answer.warnings,
             "answer": answer.text,
             "citations": [item.citation() for item in _unique(answer.cited)],
             "retrieved": [hit.to_json() for hit in retrieval.hits],

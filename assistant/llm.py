@@ -102,14 +102,6 @@ class _Transient(LLMFailure):
     """A failure worth retrying: connection refused, timeout, 429, 5xx."""
 
 
-@dataclass
-class CheckedAnswer(Answer):
-    """An LLM answer with the check the generator ran on the whole draft (removed sentences included),
-    so the record can list them: the engine uses ``grounding`` instead of re-checking the shown text."""
-
-    grounding: Grounding | None = None
-
-
 class LLMGenerator:
     name = "llm"
 
@@ -197,7 +189,7 @@ class LLMGenerator:
             yield from self._extractive(query, retrieval, notes + out.warnings + [f"{reason}; answered extractively"])
             return
         yield from out.finish()
-        yield CheckedAnswer(text=out.text, cited=out.cited, generator=self.name,
+        yield Answer(text=out.text, cited=out.cited, generator=self.name,
                             warnings=notes + out.warnings, grounding=out.grounding)
 
     def _extractive(self, query: Query, retrieval: Retrieval, warnings: list[str]) -> Iterator[str | Answer]:

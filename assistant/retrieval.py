@@ -193,18 +193,18 @@ class HybridRetriever:
 
     # -- lookups ------------------------------------------------------------------------------
     def _item_lookup(self, number: int, docs: list[str] | None) -> Retrieval:
-        mask = self.corpus.mask(docs)
-        hits = [Hit(item, 1.0) for index, item in enumerate(self.corpus.items)
-                if mask[index] and _label_number(item.item) == number]
-        note = [] if hits else [f"no item {number} in the selected documents"]
-        return Retrieval(hits=hits, answerable=bool(hits), lookup=True, notes=note)
+        return self._lookup(lambda item: _label_number(item.item) == number, docs, f"item {number}")
 
     def _section_lookup(self, number: int, docs: list[str] | None) -> Retrieval:
+        return self._lookup(lambda item: len(item.path) > 1 and _label_number(item.path[0]) == number, docs,
+                            f"section {number}")
+
+    def _lookup(self, wanted, docs: list[str] | None, what: str) -> Retrieval:
+        """Every allowed item ``wanted`` accepts, in document order: no search involved."""
         mask = self.corpus.mask(docs)
-        hits = [Hit(item, 1.0) for index, item in enumerate(self.corpus.items)
-                if mask[index] and len(item.path) > 1 and _label_number(item.path[0]) == number]
-        note = [] if hits else [f"no section {number} in the selected documents"]
-        return Retrieval(hits=hits, answerable=bool(hits), lookup=True, notes=note)
+        hits = [Hit(item, 1.0) for index, item in enumerate(self.corpus.items) if mask[index] and wanted(item)]
+        return Retrieval(hits=hits, answerable=bool(hits), lookup=True,
+                         notes=[] if hits else [f"no {what} in the selected documents"])
 
     # -- search -------------------------------------------------------------------------------
     def scores(self, query: Query, docs: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,11 +13,14 @@ and ``assistant.llm.LLMGenerator``. Nothing here does any work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 import numpy as np
 
 from assistant.model import Hit, Item
+
+if TYPE_CHECKING:
+    from assistant.grounding import Grounding
 
 
 class Embedder(Protocol):
@@ -49,6 +52,7 @@ class Answer:
     generator: str                        # which generator produced it
     refused: bool = False
     warnings: list[str] = field(default_factory=list)
+    grounding: "Grounding | None" = None  # set by a generator that already checked its draft (removed sentences too)
 
 
 class Generator(Protocol):
