@@ -38,8 +38,8 @@ chat serve: setup              ## the Gradio chat and HTTP API on http://$(HOST)
 test: setup-dev                ## the whole suite; pytest's exit 5 (nothing collected, e.g. a -k filter) is reported, not a failure
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; rc=0; fi; exit $$rc
 
-test-fast: setup-dev           ## skip the slow tier (servers, browser, sentence-transformers)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: setup-dev           ## the quick tier alone (tests/unit: fake embedder, no index build, no subprocess, no socket)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 eval: setup                    ## the grounding eval on the shipped datasets (exit 1 when a gate fails)
 	$(CLI) eval --out artifacts/eval.jsonl --report artifacts/eval-report.html
@@ -52,8 +52,8 @@ bench: $(VENV)/.bench          ## quality and speed side by side with baselines:
 	$(CLI) bench --out artifacts/bench.json
 
 calibrate: setup               ## the support check's agreement with the hand-labelled pairs
-	$(PY) -m eval.calibrate
-	$(PY) -m eval.tune_retrieval
+	$(PY) -m policy_assistant.eval.calibrate
+	$(PY) -m policy_assistant.eval.tune_retrieval
 
 clean:
 	rm -rf .policy-index artifacts .pytest_cache

@@ -1,5 +1,5 @@
 import sys
 
-from assistant.cli import main
+from policy_assistant.cli import main
 
 sys.exit(main())

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.errors import AssistantError, PartialFailure
-from assistant.model import marker_label
-from assistant.settings import Settings
+from policy_assistant.core.errors import AssistantError, PartialFailure
+from policy_assistant.core.model import marker_label
+from policy_assistant.core.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_index_build(args, settings: Settings) -> int:
-    from index.builder import build_index
-    from index.embedders import make_embedder
+    from policy_assistant.index.builder import build_index
+    from policy_assistant.index.embedders import make_embedder
 
     report = build_index(args.paths or None, settings, make_embedder(settings.embed_model, settings.embed_threads),
                          notify=_notice)
@@ -106,8 +106,8 @@ def cmd_index_build(args, settings: Settings) -> int:
 
 
 def cmd_index_list(args, settings: Settings) -> int:
-    from assistant.engine import Assistant
-    from index.store import ItemStore
+    from policy_assistant.engine import Assistant
+    from policy_assistant.index.store import ItemStore
 
     store = ItemStore(settings)
     state = store.state()
@@ -126,7 +126,7 @@ def cmd_index_list(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from assistant.engine import Assistant
+    from policy_assistant.engine import Assistant
 
     question = sys.stdin.read() if args.question == "-" else args.question
     record = Assistant(settings).ask(question, args.history, args.doc, args.generator)
@@ -145,7 +145,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from eval.runner import run_eval, score_answers
+    from policy_assistant.eval.runner import run_eval, score_answers
 
     if args.datasets and str(args.datasets[0]) == "score":
         return score_answers(args.datasets[1:], settings, out=args.out)
@@ -153,13 +153,13 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def cmd_serve(args, settings: Settings) -> int:
-    from ui.server import serve
+    from policy_assistant.ui.server import serve
 
     return serve(settings, host=args.host, port=args.port)
 
 
 def cmd_bench(args, settings: Settings) -> int:
-    from eval.bench import run_bench
+    from policy_assistant.eval.bench import run_bench
 
     return run_bench(settings, quick=args.quick, out=args.out)
 

@@ -10,11 +10,11 @@ comes from ``prompts/``. It does not retrieve and calls no model.
 """
 from __future__ import annotations
 
-from assistant.model import Hit, Item
-from assistant.query import Query
-from assistant.seams import Answer, Retrieval
-from assistant.text import bigrams, content_tokens, split_sentences
-from prompts import render
+from policy_assistant.core.model import Hit, Item
+from policy_assistant.query import Query
+from policy_assistant.seams import Answer, Retrieval
+from policy_assistant.core.text import bigrams, content_tokens, split_sentences
+from policy_assistant.prompts import render
 
 MAX_SENTENCES_PER_ITEM = 6       # a short item is quoted whole; a long one by its most relevant sentences
 MAX_SECONDARY = 2

@@ -14,17 +14,17 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from assistant import grounding
-from assistant.compose import ExtractiveGenerator
-from assistant.errors import AssistantError, IndexUnusable
-from assistant.language import detect_language
-from assistant.llm import LLMGenerator
-from assistant.query import understand
-from assistant.retrieval import Corpus, HybridRetriever
-from assistant.seams import Answer
-from assistant.settings import Settings
-from index.embedders import CachedQueries, make_embedder
-from index.store import ItemStore
+from policy_assistant import grounding
+from policy_assistant.compose import ExtractiveGenerator
+from policy_assistant.core.errors import AssistantError, IndexUnusable
+from policy_assistant.language import detect_language
+from policy_assistant.llm import LLMGenerator
+from policy_assistant.query import understand
+from policy_assistant.retrieval import Corpus, HybridRetriever
+from policy_assistant.seams import Answer
+from policy_assistant.core.settings import Settings
+from policy_assistant.index.embedders import CachedQueries, make_embedder
+from policy_assistant.index.store import ItemStore
 
 RECHECK_POINTER_S = 2.0      # how often a long-running process looks for a newer index generation
 
@@ -83,7 +83,7 @@ class Assistant:
             pass                         # the question's own embedding call reports it to the user
 
     def _build_default(self) -> None:
-        from index.builder import build_index
+        from policy_assistant.index.builder import build_index
 
         self.notify(f"no index at {self.store.describe()}: building it from the bundled corpus (first run only)…")
         report = build_index(None, self.settings, self.embedder, self.store, notify=self.notify)

@@ -12,7 +12,7 @@ answers, so both judge alike. Deterministic and offline:
 - a sentence is supported by the texts it cites when (1) the share of its character
   bigrams found in the cited text, taken for the whole sentence and for each of its
   clauses (split on ，、：), is at least ``SUPPORT_THRESHOLD`` (calibrated on
-  ``eval/calibration/support_pairs.jsonl`` by ``python -m eval.calibrate``); (2)
+  ``eval/calibration/support_pairs.jsonl`` by ``python -m policy_assistant.eval.calibrate``); (2)
   every number, date and amount in it occurs in the cited text (Chinese numerals
   compare by value: 十所 == 10所), with the same bound (不少于, 以上 …), and so does
   every 《title》 it names; (3) its negation and modal words (不, 不得, 禁止,
@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Iterable
 
-from assistant.model import Item, marker_label
-from assistant.query import cn_to_int
-from assistant.text import MARKER, bigrams, fold_width, split_sentences
+from policy_assistant.core.model import Item, marker_label
+from policy_assistant.query import cn_to_int
+from policy_assistant.core.text import MARKER, bigrams, fold_width, split_sentences
 
-# Calibrated by `python -m eval.calibrate` on eval/calibration/support_pairs.jsonl (Chinese pairs):
+# Calibrated by `python -m policy_assistant.eval.calibrate` on eval/calibration/support_pairs.jsonl (Chinese pairs):
 # the middle of the widest threshold interval with the best agreement. Re-run it after changing this module.
 SUPPORT_THRESHOLD = 0.42
 MIN_CLAUSE_BIGRAMS = 3              # shorter clauses ("并", "同时") are judged only as part of their sentence
@@ -267,7 +267,7 @@ def _template_frames() -> tuple[re.Pattern, ...]:
     """Each sentence of each prompts/ template, its $variables as wildcards."""
     from pathlib import Path
 
-    import prompts
+    from policy_assistant import prompts
 
     patterns = []
     for path in sorted(Path(prompts.HERE).glob("*.txt")):

@@ -53,15 +53,15 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from assistant import grounding
-from assistant.compose import marker as cite_marker
-from assistant.grounding import Grounding, SentenceCheck, parse_markers, resolve, strip_markers
-from assistant.model import Item
-from assistant.query import Query
-from assistant.seams import Answer, Retrieval
-from assistant.settings import Settings
-from assistant.text import BULLET, MARKER, bigrams, split_sentences
-from prompts import render
+from policy_assistant import grounding
+from policy_assistant.compose import marker as cite_marker
+from policy_assistant.grounding import Grounding, SentenceCheck, parse_markers, resolve, strip_markers
+from policy_assistant.core.model import Item
+from policy_assistant.query import Query
+from policy_assistant.seams import Answer, Retrieval
+from policy_assistant.core.settings import Settings
+from policy_assistant.core.text import BULLET, MARKER, bigrams, split_sentences
+from policy_assistant.prompts import render
 
 CONTEXT_ITEMS = 6                # retrieved items put in front of the model
 BACKOFF_S = 0.5                  # first pause before a retry; doubles each time

@@ -13,9 +13,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from assistant.errors import BadInput
-from assistant.language import detect_language
-from assistant.text import content_tokens, fold_width, tokens
+from policy_assistant.core.errors import BadInput
+from policy_assistant.language import detect_language
+from policy_assistant.core.text import content_tokens, fold_width, tokens
 
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}

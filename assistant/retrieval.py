@@ -25,11 +25,11 @@ from typing import Iterable
 
 import numpy as np
 
-from assistant.errors import BadInput
-from assistant.model import Hit, Item
-from assistant.query import Query, cn_to_int
-from assistant.seams import Retrieval
-from assistant.text import query_terms, search_tokens
+from policy_assistant.core.errors import BadInput
+from policy_assistant.core.model import Hit, Item
+from policy_assistant.query import Query, cn_to_int
+from policy_assistant.seams import Retrieval
+from policy_assistant.core.text import query_terms, search_tokens
 
 CANDIDATES = 40           # dense candidates taken from Chroma before fusion
 DENSE_WEIGHT = 0.6        # fusion weights, calibrated on the dev set (eval/calibrate.py)

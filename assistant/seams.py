@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Iterator, Protocol
 
 import numpy as np
 
-from assistant.model import Hit, Item
+from policy_assistant.core.model import Hit, Item
 
 if TYPE_CHECKING:
-    from assistant.grounding import Grounding
+    from policy_assistant.grounding import Grounding
 
 
 class Embedder(Protocol):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.model import Item
-from assistant.text import search_tokens
+from policy_assistant.core.model import Item
+from policy_assistant.core.text import search_tokens
 
 DEPTH = 8                 # ranked units kept per question (ours returns at most 8 hits too)
 
@@ -85,8 +85,8 @@ class LlamaIndexDefault:
         from llama_index.core import Document, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
-        from index.embedders import llama_index_embedding
-        from index.loaders import load_document
+        from policy_assistant.index.embedders import llama_index_embedding
+        from policy_assistant.index.loaders import load_document
 
         started = time.perf_counter()
         self.spans: dict[str, list[tuple[int, int, Item]]] = {}     # doc -> item spans in its cleaned text

@@ -38,10 +38,10 @@ import time
 import traceback
 from pathlib import Path
 
-from assistant.errors import AssistantError, BadInput
-from assistant.settings import Settings
-from eval.metrics import gold_matches
-from eval.runner import DEFAULT_DATASETS, load_dataset
+from policy_assistant.core.errors import AssistantError, BadInput
+from policy_assistant.core.settings import Settings
+from policy_assistant.eval.metrics import gold_matches
+from policy_assistant.eval.runner import DEFAULT_DATASETS, load_dataset
 
 CITED_UNITS = 3              # a baseline answer would quote its top 3 units
 COLD_QUESTION = "学前教育今年有什么要求"
@@ -133,8 +133,8 @@ def run_bench(settings: Settings, quick: bool = False, out: Path | None = None, 
 
 # -- sections -----------------------------------------------------------------------------------------
 def section_index(settings: Settings, result: dict, context: dict) -> None:
-    from index.builder import build_index
-    from index.embedders import make_embedder
+    from policy_assistant.index.builder import build_index
+    from policy_assistant.index.embedders import make_embedder
 
     embedder = make_embedder(settings.embed_model)
     report = build_index(None, settings, embedder, progress=False)
@@ -146,8 +146,8 @@ def section_index(settings: Settings, result: dict, context: dict) -> None:
 
 
 def section_cold(settings: Settings, plan: Plan, result: dict, context: dict) -> None:
-    from assistant.engine import Assistant
-    from eval.loadtest import child_env, cli_command, run_timed
+    from policy_assistant.engine import Assistant
+    from policy_assistant.eval.loadtest import child_env, cli_command, run_timed
 
     argv = cli_command() + ["ask", COLD_QUESTION, "--json", "--index-dir", str(settings.index_dir),
                             "--chroma-url", "", "--embed-model", settings.embed_model]
@@ -175,9 +175,9 @@ def section_cold(settings: Settings, plan: Plan, result: dict, context: dict) ->
 
 
 def section_quality(settings: Settings, plan: Plan, lines: list[dict], result: dict, context: dict) -> None:
-    from assistant.engine import Assistant
-    from eval.baselines import BM25Only, DenseOnly, LlamaIndexDefault
-    from eval.metrics import question_metrics
+    from policy_assistant.engine import Assistant
+    from policy_assistant.eval.baselines import BM25Only, DenseOnly, LlamaIndexDefault
+    from policy_assistant.eval.metrics import question_metrics
 
     assistant = Assistant(settings, notify=lambda message: None)
     if "embedder" in context:
@@ -237,7 +237,7 @@ def section_quality(settings: Settings, plan: Plan, lines: list[dict], result: d
 def section_load(settings: Settings, plan: Plan, lines: list[dict], result: dict, tmp: Path) -> None:
     """`serve` as shipped (`load`: questions that repeat hit the question-vector cache), and the same
     traffic with that cache off (`load_uncached`: every request embeds its question)."""
-    from eval.loadtest import child_env, cli_command, cpu_seconds, free_port, load, rss_mb, server
+    from policy_assistant.eval.loadtest import child_env, cli_command, cpu_seconds, free_port, load, rss_mb, server
 
     bodies = [{"question": l["question"], "history": l.get("history") or [], **({"doc": l["doc"]} if l.get("doc") else {})}
               for l in lines]
@@ -264,10 +264,10 @@ def section_load(settings: Settings, plan: Plan, lines: list[dict], result: dict
 
 
 def section_scale(settings: Settings, plan: Plan, lines: list[dict], result: dict, context: dict, tmp: Path) -> None:
-    from assistant.query import understand
-    from assistant.retrieval import Corpus
-    from eval.scale import CachedQueries, query_latency, synthetic_corpus, write_generation
-    from index.store import ItemStore
+    from policy_assistant.query import understand
+    from policy_assistant.retrieval import Corpus
+    from policy_assistant.eval.scale import CachedQueries, query_latency, synthetic_corpus, write_generation
+    from policy_assistant.index.store import ItemStore
 
     assistant = context["assistant"]
     base = assistant.corpus()
@@ -304,7 +304,7 @@ def section_scale(settings: Settings, plan: Plan, lines: list[dict], result: dic
 # -- scoring ------------------------------------------------------------------------------------------
 def question_kind(line: dict) -> str:
     """"lookup" (第12条 / 第五部分), "follow-up" (has history), "refusal" (no gold) or "search"."""
-    from assistant.query import understand
+    from policy_assistant.query import understand
 
     query = understand(line["question"], line.get("history") or [], line.get("doc"))
     if query.item_number is not None or query.section_number is not None:
@@ -366,7 +366,7 @@ class StageClock:
         self._undo.append((owner, attribute, original, instance))
 
     def __enter__(self):
-        import assistant.engine as engine
+        import policy_assistant.engine as engine
 
         corpus = self.assistant.corpus()
         self._wrap(engine, "understand", "understand", False)

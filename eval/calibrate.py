@@ -1,6 +1,6 @@
 """Calibrate the support threshold against the hand-labelled sentence–item pairs.
 
-``python -m eval.calibrate [--json]`` reads every ``eval/calibration/*.jsonl`` file
+``python -m policy_assistant.eval.calibrate [--json]`` reads every ``eval/calibration/*.jsonl`` file
 (lines ``{"id", "sentence", "item", "supported", "kind", "doc"?}``; no ``doc`` means
 the bundled document), takes each item's text from the shipped documents (the
 bundled corpus and ``eval/corpora/*.txt``, loaded and chunked as the index does,
@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from assistant import grounding
-from assistant.model import Item
+from policy_assistant import grounding
+from policy_assistant.core.model import Item
 
 HERE = Path(__file__).resolve().parent
 PAIRS_DIR = HERE / "calibration"
@@ -68,9 +68,9 @@ class Report:
 @lru_cache(maxsize=1)
 def shipped_items() -> dict[str, list[Item]]:
     """doc id -> items, for the bundled corpus and the held-out corpora."""
-    from index.builder import BUNDLED_CORPUS
-    from index.chunking import chunk_document
-    from index.loaders import load_document
+    from policy_assistant.index.builder import BUNDLED_CORPUS
+    from policy_assistant.index.chunking import chunk_document
+    from policy_assistant.index.loaders import load_document
 
     paths = sorted(Path(BUNDLED_CORPUS).glob("*.txt")) if Path(BUNDLED_CORPUS).is_dir() else [Path(BUNDLED_CORPUS)]
     paths += sorted((HERE / "corpora").glob("*.txt"))
@@ -83,7 +83,7 @@ def shipped_items() -> dict[str, list[Item]]:
 
 
 def default_doc() -> str:
-    from index.builder import BUNDLED_CORPUS
+    from policy_assistant.index.builder import BUNDLED_CORPUS
 
     path = Path(BUNDLED_CORPUS)
     return (sorted(path.glob("*.txt"))[0] if path.is_dir() else path).stem
@@ -208,7 +208,7 @@ def render(report: Report) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m policy_assistant.eval.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     report = calibrate()

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.errors import AssistantError
+from policy_assistant.core.errors import AssistantError
 
 
 def cli_command() -> list[str]:

@@ -34,9 +34,9 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from assistant import grounding
-from assistant.model import Item
-from assistant.text import fold_width
+from policy_assistant import grounding
+from policy_assistant.core.model import Item
+from policy_assistant.core.text import fold_width
 
 REFUSAL_OPENINGS = ("文件中没有", "文件没有", "文件未", "没有找到", "未找到", "无法回答", "无法从文件", "文件里没有",
                     "the document does not", "the documents do not", "the document doesn't", "i could not find",

@@ -14,7 +14,7 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from eval.metrics import RATIO_METRICS, Gate, aggregate
+from policy_assistant.eval.metrics import RATIO_METRICS, Gate, aggregate
 
 GREEN, RED, GREY, BLUE, AMBER = "#2e7d32", "#c62828", "#9e9e9e", "#1565c0", "#ef6c00"
 
@@ -220,7 +220,7 @@ def _per_dataset(records: list[dict], gates: list[Gate]) -> str:
 
 def _calibration() -> str:
     try:
-        from eval.calibrate import calibrate
+        from policy_assistant.eval.calibrate import calibrate
 
         report = calibrate()
     except Exception as exc:  # noqa: BLE001 - the report still renders without this section
@@ -242,7 +242,7 @@ def _calibration() -> str:
     return (f"<h2>Support check calibration</h2><p>Threshold {report.threshold:.2f} "
             f"(configured {report.configured:.2f}); agreement <b>{report.agreement:.1%}</b> on {report.pairs} "
             f"hand-labelled Chinese sentence–item pairs, {report.loo_agreement:.1%} leave-one-out; bigram containment "
-            f"alone: {report.bigram_only['agreement']:.1%}. Run <code>python -m eval.calibrate</code> for details.</p>"
+            f"alone: {report.bigram_only['agreement']:.1%}. Run <code>python -m policy_assistant.eval.calibrate</code> for details.</p>"
             f"<div class=\"charts\">{chart}</div><ul class=\"small\">{excluded}</ul>")
 
 

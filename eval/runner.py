@@ -16,9 +16,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from assistant.errors import AssistantError, BadInput
-from assistant.settings import Settings
-from eval.metrics import RATIO_METRICS, Gate, aggregate, question_metrics
+from policy_assistant.core.errors import AssistantError, BadInput
+from policy_assistant.core.settings import Settings
+from policy_assistant.eval.metrics import RATIO_METRICS, Gate, aggregate, question_metrics
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATASETS = sorted((HERE / "datasets").glob("*.jsonl"))
@@ -81,7 +81,7 @@ def run_eval(datasets: list[Path], settings: Settings, out: Path | None = None, 
     if out:
         write_jsonl(out, records)
     if report:
-        from eval.report import write_report
+        from policy_assistant.eval.report import write_report
 
         write_report(report, summary, gates, records, title="Grounding eval: " + ", ".join(p.name for p in paths))
         echo(f"report written to {report}")
@@ -91,7 +91,7 @@ def run_eval(datasets: list[Path], settings: Settings, out: Path | None = None, 
 def evaluate(paths: list[Path], settings: Settings | None = None, generator: str | None = None,
              assistant=None) -> tuple[dict, list[dict]]:
     """Ask every question of ``paths``; returns (the aggregate metrics, one record per question)."""
-    from assistant.engine import Assistant
+    from policy_assistant.engine import Assistant
 
     lines = [(Path(path), line) for path in paths for line in load_dataset(path)]      # fail fast on bad lines
     assistant = assistant or Assistant(settings)
@@ -147,7 +147,7 @@ def score_answers(paths: list[Path], settings: Settings, out: Path | None = None
     {sentences, supported, score, unsupported, invalid_citations} (each sentence against the items it cites,
     as the assistant checks its own answers), ``citations`` (the items the markers name, from the index),
     ``citations_valid`` and ``metrics`` (everything else that applies). Returns 0."""
-    from assistant.engine import Assistant
+    from policy_assistant.engine import Assistant
 
     if not paths:
         raise BadInput("eval score needs an ANSWERS.jsonl file")
@@ -185,7 +185,7 @@ def _stderr(message: str) -> None:
 
 
 def _citations_from_text(answer: str, items, doc: str | None) -> list[dict]:
-    from assistant import grounding
+    from policy_assistant import grounding
 
     scope = [it for it in items if not doc or it.doc == doc] or items
     found = {}

@@ -25,8 +25,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from assistant.model import Item
-from assistant.text import split_sentences
+from policy_assistant.core.model import Item
+from policy_assistant.core.text import split_sentences
 
 ITEMS_PER_DOC = 30
 NOISE = 0.02              # per-dimension standard deviation of the vector perturbation
@@ -92,7 +92,7 @@ def query_latency(corpus, store, embedder: CachedQueries, queries, today, repeat
     """p50/p95 ms of ``HybridRetriever.run`` (dense Chroma query, BM25, fusion, evidence) over
     understood queries whose vectors ``embedder`` already holds, and per-part p50s. Only this call's
     own instances are wrapped, and unwrapped after."""
-    from assistant.retrieval import HybridRetriever
+    from policy_assistant.retrieval import HybridRetriever
 
     clock = {"dense": 0.0, "bm25": 0.0}
     parts: dict[str, list[float]] = {name: [] for name in clock}

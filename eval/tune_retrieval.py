@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.engine import Assistant
-from assistant.query import understand
-from assistant.retrieval import HybridRetriever, choose_docs, fuse
-from assistant.settings import Settings
-from eval.metrics import gold_matches
-from eval.runner import DEFAULT_DATASETS, load_dataset
+from policy_assistant.engine import Assistant
+from policy_assistant.query import understand
+from policy_assistant.retrieval import HybridRetriever, choose_docs, fuse
+from policy_assistant.core.settings import Settings
+from policy_assistant.eval.metrics import gold_matches
+from policy_assistant.eval.runner import DEFAULT_DATASETS, load_dataset
 
 RRF_K = 60
 

@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from assistant.errors import AssistantError, BadInput, IndexBusy, IndexUnusable
-from assistant.model import Item
-from assistant.settings import BUNDLED_CORPUS, Settings
-from index.chunking import chunk_document
-from index.loaders import SUPPORTED_SUFFIXES, load_document
-from index.store import IndexState, ItemStore
+from policy_assistant.core.errors import AssistantError, BadInput, IndexBusy, IndexUnusable
+from policy_assistant.core.model import Item
+from policy_assistant.core.settings import Settings
+from policy_assistant.index.chunking import chunk_document
+from policy_assistant.index.embed_cache import CachedPassages, VectorCache
+from policy_assistant.index.loaders import SUPPORTED_SUFFIXES, load_document
+from policy_assistant.index.store import IndexState, ItemStore
+
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"   # the default corpus, shipped in the package
 
 EMBED_BATCH = 32
 
@@ -41,6 +44,7 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)     # files in folders with an unsupported type
     items: int = 0
     embedded: int = 0
+    reused: int = 0                                      # items whose vectors came from the embedding cache
     seconds: float = 0.0
 
     @property
@@ -157,8 +161,13 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
         generation = store.new_generation()
         if same_model:
             store.copy_docs(state.collection, generation, carried)
-        _embed_into(store, generation, fresh, embedder, progress)
-        report.embedded = len(fresh)
+        cache = VectorCache(settings.embed_cache_path)
+        caching = CachedPassages(embedder, cache)
+        try:
+            _embed_into(store, generation, fresh, caching, progress)
+        finally:
+            cache.close()
+        report.embedded, report.reused = caching.embedded, caching.reused
         store.publish(IndexState(collection=generation, embed_model=embedder.name, manifest=manifest,
                                  built_at=time.time(), items=report.items))
         # The previous generation stays until the next build: readers follow the pointer only every

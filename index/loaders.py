@@ -43,9 +43,9 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from assistant.errors import BadInput
-from assistant.model import Document
-from index.cleaning import clean_text, finish_metadata, is_chrome_line, looks_like_title, looks_numbered
+from policy_assistant.core.errors import BadInput
+from policy_assistant.core.model import Document
+from policy_assistant.index.cleaning import clean_text, finish_metadata, is_chrome_line, looks_like_title, looks_numbered
 
 __all__ = ["SUPPORTED_SUFFIXES", "load_document", "clean_text"]
 

@@ -23,9 +23,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from assistant.errors import IndexUnusable
-from assistant.model import Item
-from assistant.settings import Settings
+from policy_assistant.core.errors import IndexUnusable
+from policy_assistant.core.model import Item
+from policy_assistant.core.settings import Settings
 
 META_COLLECTION = "policy-index-meta"
 POINTER_ID = "current"

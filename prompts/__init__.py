@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from string import Template
 
-from assistant.errors import AssistantError
+from policy_assistant.core.errors import AssistantError
 
 HERE = Path(__file__).resolve().parent
 

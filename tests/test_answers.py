@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from assistant.compose import diff_sentences
+from policy_assistant.compose import diff_sentences
 from tests.conftest import CORPUS
 
 SOURCE = CORPUS.read_text(encoding="utf-8")
@@ -91,7 +91,7 @@ def test_secondary_item_joins_only_when_it_adds_question_words(assistant):
 
 
 def test_doc_filter_and_unknown_doc(assistant):
-    from assistant.errors import BadInput
+    from policy_assistant.core.errors import BadInput
 
     assert cited(assistant.ask("学前教育", doc="taizhou-2025-education-work-points")) == ["12"]
     with pytest.raises(BadInput, match="unknown document"):

@@ -293,12 +293,12 @@ def test_an_open_stream_does_not_block_other_requests(url):
 def test_serve_warns_when_public_without_key(built_index, monkeypatch, capsys):
     import uvicorn
 
-    from ui import server
+    from policy_assistant.ui import server
 
     ran = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self: ran.append(self.config.host))   # never listens
     monkeypatch.setattr(server, "create_app", lambda settings, assistant: object())
-    monkeypatch.setattr("assistant.engine.Assistant.warm_up", lambda self: None)
+    monkeypatch.setattr("policy_assistant.engine.Assistant.warm_up", lambda self: None)
     assert server.serve(built_index, host="0.0.0.0", port=free_port()) in (0, 2)
     assert "warning" in capsys.readouterr().err and ran == ["0.0.0.0"]
     server.serve(built_index.with_(api_key=KEY), host="0.0.0.0", port=free_port())
@@ -307,9 +307,9 @@ def test_serve_warns_when_public_without_key(built_index, monkeypatch, capsys):
 
 
 def test_serve_returns_2_when_the_port_is_taken(built_index, assistant, monkeypatch, capsys):
-    from ui import server
+    from policy_assistant.ui import server
 
-    monkeypatch.setattr("assistant.engine.Assistant", lambda settings: assistant)     # reuse the warm one
+    monkeypatch.setattr("policy_assistant.engine.Assistant", lambda settings: assistant)     # reuse the warm one
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen(1)
@@ -322,7 +322,7 @@ def test_cli_serve_runs_and_stops_cleanly(built_index):
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     script = Path(sys.executable).with_name("policy-assistant")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "policy_assistant.cli"]
     process = subprocess.Popen(command + ["serve", "--port", str(port), "--index-dir", str(built_index.index_dir)],
                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -6,8 +6,8 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from assistant.engine import Assistant  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
+from policy_assistant.engine import Assistant  # noqa: E402
+from policy_assistant.core.settings import Settings  # noqa: E402
 from tests.servers import running  # noqa: E402
 
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from assistant.model import Item
-from assistant.settings import Settings
-from assistant.text import split_sentences
-from eval.bench import Plan, question_kind, score_ranked, targets
-from eval.scale import synthetic_corpus
+from policy_assistant.core.model import Item
+from policy_assistant.core.settings import Settings
+from policy_assistant.core.text import split_sentences
+from policy_assistant.eval.bench import Plan, question_kind, score_ranked, targets
+from policy_assistant.eval.scale import synthetic_corpus
 
 SYSTEMS = {"ours", "bm25-only", "dense-only", "llamaindex-default"}
 
@@ -79,7 +79,7 @@ def test_targets_are_judged_from_the_figures():
 
 @pytest.mark.slow
 def test_a_tiny_bench_reports_every_figure_with_ours_ahead(tmp_path, monkeypatch):
-    from eval.bench import run_bench
+    from policy_assistant.eval.bench import run_bench
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")          # faster children on a busy 2-core machine
     settings = Settings.load({"index_dir": tmp_path / "users-index"}, environ={})

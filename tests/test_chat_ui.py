@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ui import render
-from ui.feedback import FeedbackLog
+from policy_assistant.ui import render
+from policy_assistant.ui.feedback import FeedbackLog
 
 try:
     from tests.servers import running
@@ -174,8 +174,8 @@ def browser():
 @pytest.fixture(scope="module")
 def evil_url(tmp_path_factory, built_index):
     """A server whose index holds two small policies, one with HTML/script payloads in its items."""
-    from assistant.engine import Assistant
-    from index.builder import build_index
+    from policy_assistant.engine import Assistant
+    from policy_assistant.index.builder import build_index
 
     folder = tmp_path_factory.mktemp("evil-policies")
     (folder / "evil-notice.txt").write_text(EVIL_POLICY, encoding="utf-8")

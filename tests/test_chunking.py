@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.model import Document, Item
-from index.chunking import chunk_document, chunk_with_residue
+from policy_assistant.core.model import Document, Item
+from policy_assistant.index.chunking import chunk_document, chunk_with_residue
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "chunking"
 CORPUS = (Path(__file__).resolve().parents[1] / "index" / "corpus"
@@ -233,18 +233,9 @@ def test_corpus_yields_thirty_items():
 
 
 def test_corpus_through_the_loader():
-    loaders = pytest.importorskip("index.loaders")
+    loaders = pytest.importorskip("policy_assistant.index.loaders")
     items = chunk_document(loaders.load_document(CORPUS))
     check_corpus_items(items)
-
-
-def test_corpus_is_fast():
-    document = make_doc(cleaned_corpus(), "2025年教育工作要点")
-    chunk_document(document)
-    start = time.perf_counter()
-    for _ in range(10):
-        chunk_document(document)
-    assert (time.perf_counter() - start) / 10 < 0.02  # a few ms in practice
 
 
 # --------------------------------------------------------------------------- behaviour

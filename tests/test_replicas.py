@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eval.loadtest import child_env, cli_command, free_port, server, stop
+from policy_assistant.eval.loadtest import child_env, cli_command, free_port, server, stop
 
 pytestmark = pytest.mark.slow
 

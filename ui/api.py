@@ -33,9 +33,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from assistant.errors import AssistantError, BadInput
-from assistant.settings import Settings
-from ui.guard import error_body
+from policy_assistant.core.errors import AssistantError, BadInput
+from policy_assistant.core.settings import Settings
+from policy_assistant.ui.guard import error_body
 
 MODEL = "policy-assistant"
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

@@ -22,11 +22,11 @@ import traceback
 
 import gradio as gr
 
-from assistant.errors import AssistantError, BadInput
-from assistant.language import detect_language
-from assistant.settings import Settings
-from ui import render
-from ui.feedback import FeedbackLog
+from policy_assistant.core.errors import AssistantError, BadInput
+from policy_assistant.language import detect_language
+from policy_assistant.core.settings import Settings
+from policy_assistant.ui import render
+from policy_assistant.ui.feedback import FeedbackLog
 
 CHAT_CONCURRENCY = 8           # chat answers computed at once (the Gradio queue's limit)
 CHAT_QUEUE_MAX = 256           # waiting chat events beyond this are turned away ("queue full")

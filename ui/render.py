@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 
-from assistant.model import marker_label
+from policy_assistant.core.model import marker_label
 
 MARKER = re.compile(r"\[(?:《[^》\[\]\n]{1,80}》)?[^\[\]\n]{1,24}\]")
 _MD_PUNCT = re.compile(r"[!-/:-@\[-`{-~]")          # every ASCII punctuation character

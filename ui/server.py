@@ -19,10 +19,10 @@ import threading
 import uvicorn
 from fastapi import FastAPI
 
-from assistant.settings import Settings
-from ui.api import build_router, install_error_handlers
-from ui.chat import mount_chat
-from ui.guard import MAX_BODY_BYTES, Guard
+from policy_assistant.core.settings import Settings
+from policy_assistant.ui.api import build_router, install_error_handlers
+from policy_assistant.ui.chat import mount_chat
+from policy_assistant.ui.guard import MAX_BODY_BYTES, Guard
 
 DESCRIPTION = """Answers questions about policy documents, quoting them and citing their item numbers ([第12条]).
 
@@ -37,7 +37,7 @@ Errors are `{"error": {"message": …, "type": …}}`."""
 def create_app(settings: Settings, assistant=None) -> FastAPI:
     """The whole web app. Without ``assistant``, one is built from ``settings`` and warmed up here."""
     if assistant is None:
-        from assistant.engine import Assistant
+        from policy_assistant.engine import Assistant
 
         assistant = Assistant(settings)
         assistant.warm_up()
@@ -53,7 +53,7 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
     """Run the server until interrupted. 0 after a clean stop; 2 when it cannot listen."""
-    from assistant.engine import Assistant
+    from policy_assistant.engine import Assistant
 
     if not is_loopback(host) and not settings.api_key:
         _notice(f"policy-assistant: warning: listening on {host} without an API key; anyone who can reach "

@@ -62,8 +62,8 @@ class Item:
             is_number(ref) and self.item == ref)
 
     def embedding_text(self) -> str:
-        """What is embedded: the enclosing headings give the item its context."""
-        return "\n".join([*self.headings, self.text])
+        """What is embedded: the document title and the enclosing headings give the item its context."""
+        return "\n".join([part for part in (self.title, *self.headings) if part] + [self.text])
 
     def to_metadata(self) -> dict:
         """Flat metadata for the vector store (Chroma accepts str/int/float/bool only)."""

