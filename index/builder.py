@@ -205,3 +205,30 @@ def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, 
             vectors = embedder.embed_passages([item.embedding_text() for item in batch])
             store.add_items(generation, batch, vectors)
             bar.update(len(batch))
+
+
+def remove_documents(docs: list[str], settings: Settings, store: ItemStore | None = None) -> BuildReport:
+    """Publish a new generation without ``docs`` (no file is read, nothing is re-embedded).
+
+    The same generation switch as ``build_index``: replicas following the pointer stop citing them."""
+    started = time.perf_counter()
+    store = store or ItemStore(settings)
+    with build_lock(settings):
+        state = store.state()
+        if state is None:
+            raise BadInput("there is no index to remove documents from")
+        unknown = set(docs) - {entry["doc"] for entry in state.manifest.values()}
+        if unknown:
+            raise BadInput(f"no such document in the index: {', '.join(sorted(unknown))}")
+        manifest = {key: entry for key, entry in state.manifest.items() if entry["doc"] not in docs}
+        if not manifest:
+            raise BadInput("cannot remove the last document of the index")
+        report = BuildReport(unchanged=[entry["doc"] for entry in manifest.values()], removed=sorted(set(docs)),
+                             items=sum(entry["items"] for entry in manifest.values()))
+        generation = store.new_generation()
+        store.copy_docs(state.collection, generation, report.unchanged)
+        store.publish(IndexState(collection=generation, embed_model=state.embed_model, manifest=manifest,
+                                 built_at=time.time(), items=report.items))
+        store.drop_stale_generations(keep={generation, state.collection})
+    report.seconds = time.perf_counter() - started
+    return report

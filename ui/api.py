@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException
 from policy_assistant.core.errors import AssistantError, BadInput
 from policy_assistant.core.settings import Settings
 from policy_assistant.ui.guard import error_body
+from policy_assistant.ui.viewer import linked
 
 MODEL = "policy-assistant"
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -63,6 +64,7 @@ class Citation(BaseModel):
     path: list[str]
     section: str = ""
     text: str
+    url: str = Field(default="", description="where the item opens in the source viewer: /doc/<doc>#<item path>")
 
 
 class AskRecord(BaseModel):
@@ -106,7 +108,8 @@ def build_router(assistant, settings: Settings) -> APIRouter:
     @router.post("/api/ask", response_model=AskRecord, tags=["api"],
                  summary="Answer one question, quoting and citing the policy items")
     def ask(body: AskRequest) -> dict:
-        return assistant.ask(body.question, body.history[-MAX_HISTORY:], body.doc or None, body.generator)
+        record = assistant.ask(body.question, body.history[-MAX_HISTORY:], body.doc or None, body.generator)
+        return {**record, "citations": linked(record["citations"])}
 
     @router.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat completions")
     def chat_completions(body: ChatRequest):
@@ -164,7 +167,7 @@ def completion(record: dict) -> dict:
             "model": MODEL,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": record["answer"]},
                          "finish_reason": "stop"}],
-            "citations": record["citations"], "refused": record["refused"], "warnings": record["warnings"],
+            "citations": linked(record["citations"]), "refused": record["refused"], "warnings": record["warnings"],
             "grounding": record["grounding"]}
 
 
@@ -189,7 +192,7 @@ def sse_chunks(first: dict, events: Iterator[dict]) -> Iterator[str]:
                 rest = record["answer"][len(sent):] if record["answer"].startswith(sent) else ""
                 if rest:
                     yield chunk({"content": rest})
-                yield chunk({}, "stop", citations=record["citations"], refused=record["refused"],
+                yield chunk({}, "stop", citations=linked(record["citations"]), refused=record["refused"],
                             warnings=record["warnings"], grounding=record["grounding"])
     except AssistantError as exc:
         yield f"data: {json.dumps(error_body(exc.message, _kind(exc)), ensure_ascii=False)}\n\n"

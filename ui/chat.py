@@ -7,7 +7,9 @@ in the chat are the history, so follow-ups ("那高中呢") work. A final answer
 shows every [第N条] marker as a clickable span that opens the matching
 ``<details>`` block under the answer (whole item, section, document);
 refusals are set off and list the nearest items; warnings (e.g. from the LLM
-generator) show in the message and as a toast. 👍/👎 go to ``ui.feedback``.
+generator) show in the message and as a toast. 👍/👎 go to the conversation log
+(``ui.conversations``): 👍 shows a short thanks in the page, 👎 opens an optional
+one-line reason that is stored with the vote.
 Engine errors become ``gr.Error``. All text is escaped by ``ui.render``; the
 only script on the page is ``CLICK_JS`` below, which opens sources and never
 reads message text. Interface text is Chinese; message labels follow the
@@ -26,7 +28,7 @@ from policy_assistant.core.errors import AssistantError, BadInput
 from policy_assistant.language import detect_language
 from policy_assistant.core.settings import Settings
 from policy_assistant.ui import render
-from policy_assistant.ui.feedback import FeedbackLog
+from policy_assistant.ui.conversations import ConversationLog
 
 CHAT_CONCURRENCY = 8           # chat answers computed at once (the Gradio queue's limit)
 CHAT_QUEUE_MAX = 256           # waiting chat events beyond this are turned away ("queue full")
@@ -34,6 +36,8 @@ MAX_HISTORY = 20
 ALL_DOCS = ""
 EXAMPLES = ["学前教育今年有什么要求", "那高中呢", "第五部分有哪些", "What does the plan say about preschool education?"]
 TITLE = "政策文件问答"
+THANKS, THANKS_EN = "谢谢您的反馈！", "Thank you for your feedback!"
+THANKS_DOWN, THANKS_DOWN_EN = "谢谢您的反馈！可以在下面写一句哪里不满意（可选）。", "Thank you! Tell us what was wrong (optional)."
 INTRO = ("依据已发布的政策文件原文作答，每句都标注条目编号。点击 **[第N条]** 可展开该条全文；"
          "文件中没有的内容会明确告知。可继续追问，例如先问“学前教育今年有什么要求”，再问“那高中呢”。")
 
@@ -101,7 +105,7 @@ THEME_FONTS = ["system-ui", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei"
                "WenQuanYi Micro Hei", "sans-serif"]
 
 
-def build_chat(assistant, settings: Settings, feedback: FeedbackLog) -> gr.Blocks:
+def build_chat(assistant, settings: Settings, log: ConversationLog) -> gr.Blocks:
     """The chat page as a Blocks app (queue configured; not yet mounted)."""
 
     def doc_choices():
@@ -157,14 +161,25 @@ def build_chat(assistant, settings: Settings, feedback: FeedbackLog) -> gr.Block
             _raise(exc, settings)
 
     def vote(data: gr.LikeData, answers):
+        """👍: a short thanks in the page; 👎: the same, and the optional one-line reason box."""
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         entry = (answers or {}).get(index)
         if entry is None:
-            return
+            return gr.update(), gr.update(), None
         liked = {True: "up", False: "down"}.get(data.liked, str(data.liked))
-        feedback.record(liked, entry["record"], entry["history"], entry["doc"])
-        gr.Info("谢谢您的反馈！" if entry["record"].get("language") == "zh" else "Thank you for your feedback!",
-                duration=2, title="")
+        log_id = entry["record"].get("log_id")
+        if log_id is not None and liked in ("up", "down"):
+            log.vote(log_id, liked)
+        zh = entry["record"].get("language") == "zh"
+        if liked == "down":
+            return (gr.update(value=THANKS_DOWN if zh else THANKS_DOWN_EN, visible=True),
+                    gr.update(visible=log_id is not None), log_id)
+        return gr.update(value=THANKS if zh else THANKS_EN, visible=True), gr.update(visible=False), None
+
+    def save_reason(reason, log_id):
+        if log_id is not None and (reason or "").strip():
+            log.vote(log_id, "down", reason)
+        return gr.update(value=THANKS, visible=True), gr.update(visible=False), "", None
 
     choices = _safe_choices(doc_choices)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -181,7 +196,12 @@ def build_chat(assistant, settings: Settings, feedback: FeedbackLog) -> gr.Block
             send = gr.Button("发送", variant="primary", scale=1, min_width=72, elem_id="pa-send")
         examples = gr.Dataset(components=[box], samples=[[q] for q in EXAMPLES], label="示例问题",
                               elem_id="pa-examples")
-        answers = gr.State({})
+        thanks = gr.Markdown(visible=False, elem_id="pa-thanks")
+        with gr.Row(visible=False, elem_id="pa-reason-row") as reason_row:
+            reason = gr.Textbox(show_label=False, placeholder="哪里不满意？（可选，一句话）", max_length=500, lines=1,
+                                scale=5, elem_id="pa-reason")
+            reason_send = gr.Button("提交", scale=1, min_width=64, elem_id="pa-reason-send")
+        answers, disliked = gr.State({}), gr.State(None)
 
         inputs, outputs = [box, chatbot, answers, doc], [chatbot, box, answers]
         box.submit(respond, inputs, outputs, api_name="chat")
@@ -189,15 +209,18 @@ def build_chat(assistant, settings: Settings, feedback: FeedbackLog) -> gr.Block
         examples.click(lambda sample: sample[0], examples, box, queue=False, api_visibility="private").then(
             respond, inputs, outputs, api_visibility="private")
         chatbot.clear(lambda: {}, None, answers, queue=False, api_visibility="private")   # the chat's 🗑 button
-        chatbot.like(vote, answers, None, queue=False, api_visibility="private")
+        chatbot.like(vote, answers, [thanks, reason_row, disliked], queue=False, api_visibility="private")
+        for event in (reason.submit, reason_send.click):
+            event(save_reason, [reason, disliked], [thanks, reason_row, reason, disliked], queue=False,
+                  api_visibility="private")
         demo.load(refresh_docs, doc, doc, queue=False, api_visibility="private")
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=CHAT_QUEUE_MAX)
     return demo
 
 
-def mount_chat(app, assistant, settings: Settings):
+def mount_chat(app, assistant, settings: Settings, log: ConversationLog | None = None):
     """Mount the chat page at ``/`` of the FastAPI ``app`` (with Gradio auth when ``ui_users`` is set)."""
-    demo = build_chat(assistant, settings, FeedbackLog(settings.index_dir / "feedback.jsonl"))
+    demo = build_chat(assistant, settings, log or ConversationLog(settings))
     users = parse_users(settings.ui_users)
     return gr.mount_gradio_app(
         app, demo, path="/", auth=users or None, auth_message="请登录后使用政策文件问答。" if users else None,

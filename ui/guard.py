@@ -73,8 +73,10 @@ class RateLimiter:
 
 
 class Guard:
-    def __init__(self, app, *, api_key: str = "", rate_limit: int = 0, max_body: int = MAX_BODY_BYTES):
+    def __init__(self, app, *, api_key: str = "", rate_limit: int = 0, max_body: int = MAX_BODY_BYTES,
+                 admin_paths: tuple[str, ...] = (), admin_max_body: int = MAX_BODY_BYTES):
         self.app = app
+        self.admin_paths, self.admin_max_body = admin_paths, admin_max_body   # ui.admin checks their credentials
         self.api_key = api_key.encode("utf-8")
         self.max_body = max_body
         self.limiter = RateLimiter(rate_limit)
@@ -83,11 +85,13 @@ class Guard:
         if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIXES):
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        admin = bool(self.admin_paths) and scope["path"].startswith(self.admin_paths)
+        max_body = self.admin_max_body if admin else self.max_body
 
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body:
+        if length.isdigit() and int(length) > max_body:
             return await _reply(send, 413, error_body(
-                f"request body too large: {length} bytes (limit {self.max_body})", "request_too_large"))
+                f"request body too large: {length} bytes (limit {max_body})", "request_too_large"))
 
         client = (scope.get("client") or ("unknown", 0))[0]
         wait = self.limiter.hit(client)
@@ -96,7 +100,7 @@ class Guard:
                 f"rate limit exceeded: at most {self.limiter.limit} requests per minute", "rate_limited"),
                 {"retry-after": str(math.ceil(wait))})
 
-        if self.api_key and not self._authorised(headers.get("authorization", "")):
+        if self.api_key and not admin and not self._authorised(headers.get("authorization", "")):
             return await _reply(send, 401, error_body(
                 "missing or wrong API key: send `Authorization: Bearer <key>`", "unauthorized"),
                 {"www-authenticate": "Bearer"})
@@ -109,8 +113,8 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if received > max_body:
+                    raise BodyTooLarge(max_body)
             return message
 
         async def tracked_send(message):

@@ -18,6 +18,7 @@ import html
 import re
 
 from policy_assistant.core.model import marker_label
+from policy_assistant.ui.viewer import doc_link
 
 MARKER = re.compile(r"\[(?:《[^》\[\]\n]{1,80}》)?[^\[\]\n]{1,24}\]")
 _MD_PUNCT = re.compile(r"[!-/:-@\[-`{-~]")          # every ASCII punctuation character
@@ -27,10 +28,10 @@ _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 LABELS = {
     "zh": {"sources": "引用条文（点击展开全文）", "nearby": "相近条目（点击展开全文）", "warning": "提示",
-           "section": "位置", "document": "文件", "thinking": "正在检索文件……"},
+           "section": "位置", "document": "文件", "thinking": "正在检索文件……", "open": "在原文中查看"},
     "en": {"sources": "Cited items (click to read the whole item)", "nearby": "Nearby items (click to read)",
            "warning": "Note", "section": "Where", "document": "Document",
-           "thinking": "Searching the documents…"},
+           "thinking": "Searching the documents…", "open": "Open in the document"},
 }
 
 
@@ -103,7 +104,9 @@ def source_block(citation: dict, cite_id: str, language: str) -> str:
     body = (f'<div class="pa-item-text">{html_text(citation.get("text", ""))}</div>'
             f'<div class="pa-item-meta">{html.escape(words["document"])}：{html.escape(where)}'
             f'{" · " + html.escape(meta) if meta else ""}<br>{html.escape(words["section"])}：'
-            f'{html.escape(_where_in(citation))}</div>')
+            f'{html.escape(_where_in(citation))} · <a class="pa-doc-link" href="'
+            f'{html.escape(doc_link(citation.get("doc", ""), citation.get("path") or []), quote=True)}" '
+            f'target="_blank" rel="noopener">{html.escape(words["open"])}</a></div>')
     return (f'<details class="pa-source pa-c-{cite_id}"><summary>{summary}</summary>{body}</details>')
 
 

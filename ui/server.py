@@ -20,15 +20,21 @@ import uvicorn
 from fastapi import FastAPI
 
 from policy_assistant.core.settings import Settings
+from policy_assistant.ui.admin import ADMIN_API_PATHS, build_admin
 from policy_assistant.ui.api import build_router, install_error_handlers
 from policy_assistant.ui.chat import mount_chat
+from policy_assistant.ui.conversations import ConversationLog, LoggedAssistant
 from policy_assistant.ui.guard import MAX_BODY_BYTES, Guard
+from policy_assistant.ui.viewer import build_viewer
 
 DESCRIPTION = """Answers questions about policy documents, quoting them and citing their item numbers ([第12条]).
 
 * `POST /api/ask`: the ask JSON record.
 * `POST /v1/chat/completions`, `GET /v1/models`: OpenAI-compatible (model `policy-assistant`), streaming with `stream: true`.
 * `GET /healthz`: documents, items and index generation served.
+* `GET /doc/{doc}`: the source viewer; every citation's `url` opens its item there.
+* Admin (`/api/documents`, `/api/logs`, `/api/stats`; the console page is `/admin`): they want
+  `Authorization: Bearer <POLICY_ADMIN_KEY>` (or the console's login); the public API key opens none of them.
 
 When the server has an API key, `/api/*` and `/v1/*` want `Authorization: Bearer <key>`.
 Errors are `{"error": {"message": …, "type": …}}`."""
@@ -45,9 +51,15 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     app.state.assistant = assistant
     install_error_handlers(app, settings)
-    app.include_router(build_router(assistant, settings))      # before the mount: "/" catches everything else
-    mount_chat(app, assistant, settings)
-    app.add_middleware(Guard, api_key=settings.api_key, rate_limit=settings.rate_limit, max_body=MAX_BODY_BYTES)
+    log = ConversationLog(settings)
+    admin = build_admin(assistant, settings, log)
+    app.state.documents, app.state.conversations = admin.desk, log
+    app.include_router(admin)                                  # before the API's catch-all for /api/*
+    app.include_router(build_router(LoggedAssistant(assistant, log, "api"), settings))  # before the mount: "/" catches the rest
+    app.include_router(build_viewer(assistant))
+    mount_chat(app, LoggedAssistant(assistant, log, "chat"), settings, log)
+    app.add_middleware(Guard, api_key=settings.api_key, rate_limit=settings.rate_limit, max_body=MAX_BODY_BYTES,
+                       admin_paths=ADMIN_API_PATHS, admin_max_body=int(settings.upload_max_mb * 1024 * 1024) * 10)
     return app
 
 

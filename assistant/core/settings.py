@@ -37,6 +37,13 @@ class Settings:
     ui_users: str = ""                   # "user:pass,user2:pass2" enables Gradio auth on the chat page
     rate_limit: int = 120                # HTTP API requests per client per minute; 0 disables
     max_question_chars: int = 2000       # longer questions are rejected with a message
+    admin_users: str = ""                # "user:pass,…": the /admin console's login (else loopback only)
+    admin_key: str = ""                  # the admin HTTP routes want `Authorization: Bearer <key>` (else loopback only)
+    upload_max_mb: float = 20.0          # largest file the console accepts
+    uploads_dir: Path | None = None      # where uploaded files are kept; None: <index_dir>/uploads
+    log_conversations: bool = True       # the SQLite conversation log (<index_dir>/conversations.sqlite)
+    log_days: int = 90                   # conversations older than this are deleted
+    log_client_address: bool = False     # store the client's address with each question
     today: dt.date = field(default_factory=dt.date.today)  # "今年" is resolved against this
     debug: bool = False
 
@@ -64,6 +71,10 @@ class Settings:
     @property
     def embed_cache_path(self) -> Path:
         return self.embed_cache or self.index_dir / "embed-cache.sqlite"
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.uploads_dir or self.index_dir / "uploads"
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
