@@ -5,9 +5,7 @@ English labels, phone width, and no script injection from questions or policy fi
 Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
-import json
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy_assistant.ui import render
-from policy_assistant.ui.feedback import FeedbackLog
+from policy_assistant.ui.conversations import ConversationLog
 
 try:
     from tests.servers import running
@@ -96,25 +94,6 @@ def test_markdown_escaping_round_trips(text):
     escaped = render.md_text(text)
     assert render.md_unescape(escaped) == text
     assert "<" not in escaped and ">" not in escaped
-
-
-# ------------------------------------------------------------------------------------- feedback log
-def test_feedback_log_loses_no_lines_under_concurrency(tmp_path):
-    log = FeedbackLog(tmp_path / "sub" / "feedback.jsonl")
-    long_answer = "很长的回答" * 2000                      # lines far beyond PIPE_BUF
-
-    def voter(n):
-        for i in range(50):
-            log.record("up" if i % 2 else "down", record(answer=f"{n}-{i}-{long_answer}"), ["学前教育"], None)
-
-    threads = [threading.Thread(target=voter, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    lines = [json.loads(line) for line in (tmp_path / "sub" / "feedback.jsonl").read_text("utf-8").splitlines()]
-    assert len(lines) == 400 and len({line["answer"] for line in lines}) == 400
-    assert set(lines[0]) >= {"time", "vote", "question", "answer", "citations"}
 
 
 # ------------------------------------------------------------------------------------- gradio_client
@@ -242,15 +221,14 @@ def test_browser_answer_citation_follow_up_feedback(browser, contexts, url, buil
 
     follow = ask_in_page(page, "那高中呢", 2)
     assert "[第13条]" in follow.inner_text()
-    feedback = built_index.index_dir / "feedback.jsonl"
-    before = feedback.read_text("utf-8").count("\n") if feedback.exists() else 0
+    log = ConversationLog(built_index)
     page.locator('#pa-chat button[aria-label="Like"]').nth(1).click()     # one per answer, in order
+    page.wait_for_selector("#pa-thanks:has-text('谢谢您的反馈')")            # the thanks shows in the page
     deadline = time.monotonic() + 10
-    while (feedback.read_text("utf-8").count("\n") if feedback.exists() else 0) == before:
-        assert time.monotonic() < deadline, "no feedback line was written"
+    while not [row for row in log.rows() if row["question"] == "那高中呢" and row["vote"] == "up"]:
+        assert time.monotonic() < deadline, "no vote was stored"
         time.sleep(0.1)
-    vote = json.loads(feedback.read_text("utf-8").splitlines()[-1])
-    assert vote["vote"] == "up" and vote["question"] == "那高中呢" and vote["history"] == ["学前教育今年有什么要求"]
+    vote = [row for row in log.rows() if row["question"] == "那高中呢" and row["vote"] == "up"][-1]
     assert [c["item"] for c in vote["citations"]] == ["13"] and "[第13条]" in vote["answer"]
 
     refusal = ask_in_page(page, "火星移民政策是什么", 3)

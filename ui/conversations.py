@@ -1,12 +1,12 @@
 """The conversation log: every question asked, its answer and the 👍/👎 it got, in SQLite.
 
 One row per answered question in ``<index_dir>/conversations.sqlite``: time
-(UTC, ISO 8601), channel ("chat", "api", "openai"), question, rewritten
-question, answer, citations (JSON), refused, generator, latency (ms), vote
-("up"/"down"/NULL), an optional comment on a 👎, the document filter, and the
-client address only when ``Settings.log_client_address`` is on. Rows older
-than ``Settings.log_days`` are deleted when the log is opened and once a day
-after. ``Settings.log_conversations = False`` turns all of it off (``record``
+(UTC, ISO 8601), channel ("chat" or "api"), question, rewritten question,
+answer, citations (JSON), refused, generator, latency (ms), vote ("up"/"down"/
+NULL), an optional comment on a 👎, the document filter, and the client address
+only when ``Settings.log_client_address`` is on (HTTP API questions only; the
+chat passes none). Rows older than ``Settings.log_days`` are deleted when the
+log is opened and once a day after. ``Settings.log_conversations = False`` turns all of it off (``record``
 returns None, nothing is written).
 
 The console reads it through ``stats`` (questions per day, refusal rate,
@@ -18,6 +18,7 @@ This module does not answer questions or render pages.
 """
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime as dt
 import io
@@ -36,6 +37,7 @@ PURGE_EVERY_S = 24 * 3600
 COLUMNS = ("id", "time", "channel", "question", "rewritten", "answer", "citations", "refused", "generator",
            "latency_ms", "vote", "comment", "doc", "client")
 MAX_COMMENT = 500
+CLIENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("policy_client", default=None)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -238,7 +240,7 @@ class LoggedAssistant:
     def ask_stream(self, question, history=(), doc=None, generator=None):
         for event in self._assistant.ask_stream(question, history, doc, generator):
             if event["type"] == "final":
-                row_id = self._log.record(event["record"], channel=self._channel, doc=doc)
+                row_id = self._log.record(event["record"], channel=self._channel, doc=doc, client=CLIENT.get())
                 if row_id is not None:
                     event = {**event, "record": {**event["record"], "log_id": row_id}}
             yield event
@@ -248,3 +250,18 @@ class LoggedAssistant:
             if event["type"] == "final":
                 return event["record"]
         raise AssertionError("ask_stream ended without a final record")
+
+
+class RememberClient:
+    """ASGI middleware: the HTTP client's address, for ``LoggedAssistant`` (stored only when configured)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        token = CLIENT.set((scope.get("client") or (None,))[0]) if scope["type"] == "http" else None
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if token is not None:
+                CLIENT.reset(token)

@@ -37,6 +37,7 @@ from policy_assistant.ui.viewer import doc_link
 ZIP_MAX_RATIO = 100              # a .docx whose parts expand more than this is refused as a zip bomb
 ZIP_MAX_ENTRIES = 5000
 JOBS_KEPT = 50
+BUSY_WAIT_S = 60.0              # an upload waits this long for another process's build before failing
 
 
 class TooLarge(BadInput):
@@ -87,6 +88,7 @@ class DocumentDesk:
         self.uploads = settings.uploads_path
         self.max_bytes = int(settings.upload_max_mb * 1024 * 1024)
         self.jobs: dict[str, Job] = {}
+        self.busy_wait_s = BUSY_WAIT_S
         self._work = threading.Lock()          # one build at a time in this process
         self._saving = threading.Lock()        # file names in the uploads folder
         self._ids = itertools.count(1)
@@ -189,7 +191,15 @@ class DocumentDesk:
         checked = self.check_upload(files)
         saved = [self._save(name, data) for name, data, _ in checked]
         job = self._new_job([path.name for path in saved], "upload")
-        return self._run(job, lambda: self._index(job, saved), wait)
+
+        def work():
+            try:
+                return self._index(job, saved)
+            except BaseException:
+                for path in saved:              # a failed job leaves nothing behind
+                    path.unlink(missing_ok=True)
+                raise
+        return self._run(job, work, wait)
 
     def reindex(self, doc: str, wait: bool = False) -> Job:
         source = self._source_of(doc)
@@ -227,9 +237,18 @@ class DocumentDesk:
             raise BadInput("the index holds documents whose files are gone ("
                            + ", ".join(self.shown_source(m) for m in missing)
                            + "); delete those documents first, so that this build does not drop them")
-        job.phase = "reading, cutting into items and embedding"
-        report = build_index(sources + saved, self.settings, CountingEmbedder(self.assistant.embedder, job),
-                             self.assistant.store, progress=False)
+        deadline = time.monotonic() + self.busy_wait_s
+        while True:
+            job.phase = "reading, cutting into items and embedding"
+            try:
+                report = build_index(sources + saved, self.settings, CountingEmbedder(self.assistant.embedder, job),
+                                     self.assistant.store, progress=False)
+                break
+            except IndexBusy:                   # a build by another process: wait for it, then refuse clearly
+                if time.monotonic() > deadline:
+                    raise
+                job.phase = "waiting for another build of this index to finish"
+                time.sleep(0.5)
         failed = {Path(path).resolve() for path, _ in report.failed}
         for path in saved if cleanup else []:
             if path.resolve() in failed:       # nothing kept of a file that did not parse

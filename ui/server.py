@@ -23,7 +23,7 @@ from policy_assistant.core.settings import Settings
 from policy_assistant.ui.admin import ADMIN_API_PATHS, build_admin
 from policy_assistant.ui.api import build_router, install_error_handlers
 from policy_assistant.ui.chat import mount_chat
-from policy_assistant.ui.conversations import ConversationLog, LoggedAssistant
+from policy_assistant.ui.conversations import ConversationLog, LoggedAssistant, RememberClient
 from policy_assistant.ui.guard import MAX_BODY_BYTES, Guard
 from policy_assistant.ui.viewer import build_viewer
 
@@ -60,6 +60,8 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     mount_chat(app, LoggedAssistant(assistant, log, "chat"), settings, log)
     app.add_middleware(Guard, api_key=settings.api_key, rate_limit=settings.rate_limit, max_body=MAX_BODY_BYTES,
                        admin_paths=ADMIN_API_PATHS, admin_max_body=int(settings.upload_max_mb * 1024 * 1024) * 10)
+    if settings.log_client_address:
+        app.add_middleware(RememberClient)
     return app
 
 
