@@ -152,10 +152,15 @@ def test_upload_list_items_ask_and_delete(server, tmp_path):
     assert httpx.get(f"{base}/api/documents/校车安全管理通知/items", headers=admin(), timeout=30).status_code == 404
     assert httpx.delete(f"{base}/api/documents/校车安全管理通知", headers=admin(), timeout=30).status_code == 404
 
+    first_indexed = docs(base)["体质健康监测通知"]["indexed_at"]
+    corpus_indexed = docs(base)[CORPUS.stem]["indexed_at"]
+    time.sleep(1.1)
     again = httpx.post(f"{base}/api/documents/体质健康监测通知/reindex", params={"wait": "true"}, headers=admin(),
                        timeout=120)
     assert again.status_code == 201 and again.json()["job"]["status"] == "done"
     assert docs(base)["体质健康监测通知"]["items"] == len(pdf_shown["items"])
+    assert docs(base)["体质健康监测通知"]["indexed_at"] > first_indexed
+    assert docs(base)[CORPUS.stem]["indexed_at"] == corpus_indexed <= first_indexed
 
     # a later `index build` of the uploads folder keeps the uploaded file
     assert (settings.uploads_path / "体质健康监测通知.pdf").is_file()

@@ -256,7 +256,12 @@ progress { width: 100%; height: 14px; }
 form.login { max-width: 360px; margin: 12vh auto; background: #fff; padding: 20px; border-radius: 8px;
        border: 1px solid #d0d7de; } form.login input { width: 100%; margin: 4px 0 12px; padding: 6px;
        box-sizing: border-box; font: inherit; }
-@media (max-width: 640px) { main { padding: 8px; } th, td { padding: 4px; font-size: .8rem; } }
+@media (max-width: 640px) { main { padding: 8px; } th, td { padding: 4px; font-size: .85rem; }
+  table.cards-on-phone thead, table.cards-on-phone tr.head { display: none; }
+  table.cards-on-phone tr { display: block; border-bottom: 1px solid #d0d7de; padding: 6px 0; }
+  table.cards-on-phone td { display: block; border: 0; padding: 1px 0; }
+  table.cards-on-phone td[data-label]::before { content: attr(data-label) "："; color: #59636e; }
+  table.cards-on-phone td:empty { display: none; } }
 """
 
 
@@ -285,7 +290,7 @@ CONSOLE_BODY = """
 <p class="muted" id="upload-limit"></p>
 <progress id="upload-progress" max="1" value="0" hidden></progress>
 <div id="upload-status"></div></section>
-<section><h2>文件列表</h2><div class="wrap"><table id="docs"><thead><tr><th>标题</th><th>发文机关</th><th>文号</th>
+<section><h2>文件列表</h2><div class="wrap"><table id="docs" class="cards-on-phone"><thead><tr><th>标题</th><th>发文机关</th><th>文号</th>
 <th>日期</th><th>年度</th><th>状态</th><th>条目</th><th>源文件</th><th>索引时间</th><th>操作</th></tr></thead>
 <tbody></tbody></table></div><div id="doc-status"></div></section>
 <section id="detail" hidden><h2 id="detail-title"></h2><div id="detail-body"></div></section>
@@ -301,9 +306,13 @@ CONSOLE_JS = r"""
 (function () {
   function el(tag, text, cls) { var e = document.createElement(tag); if (text != null) e.textContent = String(text);
     if (cls) e.className = cls; return e; }
-  function row(cells) { var tr = el('tr'); cells.forEach(function (c) { var td = el('td');
-    if (c instanceof Node) td.appendChild(c); else td.textContent = c == null ? '' : String(c); tr.appendChild(td); });
+  function row(cells, labels) { var tr = el('tr'); cells.forEach(function (c, i) { var td = el('td');
+    if (c instanceof Node) td.appendChild(c); else td.textContent = c == null ? '' : String(c);
+    if (labels && labels[i]) td.dataset.label = labels[i]; tr.appendChild(td); });
     return tr; }
+  function heads(table) { return Array.prototype.map.call(document.querySelectorAll(table + ' thead th'),
+    function (th) { return th.textContent; }); }
+  function when(iso) { return (iso || '').replace('T', ' ').replace('+00:00', ' UTC'); }
   function api(method, url, body) { return fetch(url, {method: method, body: body, credentials: 'same-origin'})
     .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || r.status);
       return j; }); }); }
@@ -324,7 +333,7 @@ CONSOLE_JS = r"""
         del.onclick = function () { if (confirm('删除《' + (d.title || d.doc) + '》？')) removeDoc(d.doc); };
         actions.append(view, ' ', again, ' ', del);
         var tr = row([d.title || d.doc, d.issuer, d.number, d.date, d.year, d.status, d.items, d.source,
-                      (d.indexed_at || '').replace('T', ' ').replace('+00:00', ' UTC'), actions]);
+                      when(d.indexed_at), actions], heads('#docs'));
         tr.dataset.doc = d.doc; body.appendChild(tr);
       });
     }).catch(function (e) { status('doc-status', '无法读取文件列表：' + e.message); });
@@ -347,10 +356,11 @@ CONSOLE_JS = r"""
         var att = el('ul'); d.attachments.forEach(function (a) { att.appendChild(el('li', typeof a === 'string' ? a : JSON.stringify(a))); });
         body.appendChild(att); }
       body.appendChild(el('h3', '条目（' + d.items.length + '，按原文顺序）'));
-      var wrap = el('div', null, 'wrap'), t = el('table'); t.id = 'items';
-      var head = el('tr'); ['编号', '层级', '部分', '正文'].forEach(function (h) { head.appendChild(el('th', h)); }); t.appendChild(head);
+      var wrap = el('div', null, 'wrap'), t = el('table', null, 'cards-on-phone'); t.id = 'items';
+      var labels = ['编号', '层级', '部分', '正文'];
+      var head = el('tr', null, 'head'); labels.forEach(function (h) { head.appendChild(el('th', h)); }); t.appendChild(head);
       d.items.forEach(function (it) { var link = el('a', it.item); link.href = it.url; link.target = '_blank';
-        var tr = row([link, it.path.join(' › '), it.section, el('div', it.text, 'item-text')]); t.appendChild(tr); });
+        var tr = row([link, it.path.join(' › '), it.section, el('div', it.text, 'item-text')], labels); t.appendChild(tr); });
       wrap.appendChild(t); body.appendChild(wrap); box.scrollIntoView({block: 'start'});
     }).catch(function (e) { status('doc-status', e.message); });
   }
@@ -399,15 +409,15 @@ CONSOLE_JS = r"""
   function loadStats() {
     api('GET', '/api/stats').then(function (s) {
       var cards = document.getElementById('stat-cards'); cards.textContent = '';
-      [['提问', s.questions], ['拒答率', pct(s.refusal_rate)], ['👍 比例', pct(s.up_rate)], ['👎 比例', pct(s.down_rate)],
+      [['提问', s.questions], ['拒答率', pct(s.refusal_rate)], ['赞同比例', pct(s.up_rate)], ['不满意比例', pct(s.down_rate)],
        ['评价数', s.votes]].forEach(function (c) { var d = el('div', null, 'card'); d.appendChild(el('b', c[1])); d.append(c[0]); cards.appendChild(d); });
       if (!s.enabled) cards.appendChild(el('p', '对话记录已关闭（POLICY_LOG_CONVERSATIONS=false）。', 'muted'));
       var day = document.querySelector('#per-day tbody'); day.textContent = '';
       s.per_day.forEach(function (d) { day.appendChild(row([d.day, d.questions, d.refused])); });
       var top = document.querySelector('#top-refused tbody'); top.textContent = '';
-      s.top_refused.forEach(function (q) { top.appendChild(row([q.question, q.times, q.last])); });
+      s.top_refused.forEach(function (q) { top.appendChild(row([q.question, q.times, when(q.last)])); });
       var dis = document.querySelector('#disliked tbody'); dis.textContent = '';
-      s.most_disliked.forEach(function (a) { dis.appendChild(row([a.time, a.question, a.answer, a.comment || '—'])); });
+      s.most_disliked.forEach(function (a) { dis.appendChild(row([when(a.time), a.question, a.answer, a.comment || '—'])); });
     }).catch(function () {});
   }
   loadDocs(); loadStats(); setInterval(loadStats, 15000);

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import re
 import threading
 import time
@@ -37,6 +38,7 @@ from policy_assistant.ui.viewer import doc_link
 ZIP_MAX_RATIO = 100              # a .docx whose parts expand more than this is refused as a zip bomb
 ZIP_MAX_ENTRIES = 5000
 JOBS_KEPT = 50
+INDEXED_AT = "documents-indexed-at.json"
 BUSY_WAIT_S = 60.0              # an upload waits this long for another process's build before failing
 
 
@@ -92,15 +94,36 @@ class DocumentDesk:
         self._work = threading.Lock()          # one build at a time in this process
         self._saving = threading.Lock()        # file names in the uploads folder
         self._ids = itertools.count(1)
+        try:
+            self.indexed_at(assistant.store.state())     # what was built before this process started
+        except AssistantError:
+            pass
 
     # -- reading --------------------------------------------------------------------------------
     def manifest(self) -> dict:
         state = self.assistant.store.state()
         return state.manifest if state else {}
 
+    def indexed_at(self, state) -> dict[str, float]:
+        """When each file content (SHA-256) was first seen indexed. The store does not keep it per
+        document: this sidecar does; content indexed before it was first read gets that build's time."""
+        path = self.settings.index_dir / INDEXED_AT
+        with self._saving:
+            try:
+                known = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                known = {}
+            live = {entry.get("sha256") for entry in state.manifest.values()} if state else set()
+            fresh = {sha: state.built_at for sha in live if sha and sha not in known}
+            if fresh or set(known) - live:
+                known = {sha: when for sha, when in {**known, **fresh}.items() if sha in live}
+                path.write_text(json.dumps(known), encoding="utf-8")
+        return known
+
     def documents(self) -> list[dict]:
         """One row per indexed document: the table of the console and ``GET /api/documents``."""
         state = self.assistant.store.state()
+        indexed_at = self.indexed_at(state)
         corpus = self.assistant.corpus(recheck=True)
         first = {}
         for item in corpus.items:
@@ -114,7 +137,7 @@ class DocumentDesk:
                          "status": getattr(item, "status", None), "items": entry.get("items", 0),
                          "source": self.shown_source(source), "uploaded": self._is_upload(Path(source)),
                          "sha256": entry.get("sha256"),
-                         "indexed_at": _iso(entry.get("indexed_at") or (state.built_at if state else 0))})
+                         "indexed_at": _iso(indexed_at.get(entry.get("sha256")))})
         return sorted(rows, key=lambda row: (-(row["year"] or 0), row["title"]))
 
     def show(self, doc: str) -> dict:
@@ -207,6 +230,7 @@ class DocumentDesk:
 
         def work():
             remove_documents([doc], self.settings, self.assistant.store)
+            self.indexed_at(self.assistant.store.state())      # its content counts as indexed anew
             return self._index(job, [Path(source)], removed=[doc], cleanup=False)
         return self._run(job, work, wait)
 
@@ -255,6 +279,7 @@ class DocumentDesk:
                 path.unlink(missing_ok=True)
         job.phase = "published"
         self.assistant.corpus(recheck=True)
+        self.indexed_at(self.assistant.store.state())
         out = report_json(report)
         out["removed"] = [doc for doc in out["removed"] if doc not in removed]
         return out
