@@ -178,5 +178,19 @@ def test_console_at_phone_width(browser, site):
         assert viewer.locator(".item:target").count() == 1
         assert viewer.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"] + 1
         shoot(viewer, "doc-viewer-phone.png")
+
+        chat = context.new_page()
+        chat.goto(base + "/")
+        chat.wait_for_selector("#pa-question textarea")
+        ask(chat, "学前教育今年有什么要求", 1)
+        chat.locator("#pa-chat").locator(DISLIKE).first.click()
+        reason = chat.locator("#pa-reason textarea, #pa-reason input").first
+        reason.wait_for(state="visible")
+        reason.fill("想知道具体的入园政策")
+        box = reason.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        shoot(chat, "chat-phone-dislike-reason.png")
+        chat.click("#pa-reason-send")
+        chat.wait_for_selector("#pa-reason-row", state="hidden")
     finally:
         context.close()

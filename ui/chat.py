@@ -190,17 +190,17 @@ def build_chat(assistant, settings: Settings, log: ConversationLog) -> gr.Blocks
                              latex_delimiters=[], sanitize_html=True, render_markdown=True, line_breaks=True,
                              allow_tags=False, feedback_options=("Like", "Dislike"), buttons=["copy"],
                              placeholder="请在下方输入问题，或点击示例问题。")
+        thanks = gr.Markdown(visible=False, elem_id="pa-thanks")
+        with gr.Row(visible=False, elem_id="pa-reason-row") as reason_row:
+            reason = gr.Textbox(show_label=False, placeholder="哪里不满意？（可选，一句话）", max_length=500, lines=1,
+                                scale=5, elem_id="pa-reason")
+            reason_send = gr.Button("提交", scale=1, min_width=64, elem_id="pa-reason-send")
         with gr.Row(equal_height=True, elem_id="pa-input"):
             box = gr.Textbox(label="问题", show_label=False, placeholder="输入问题，按回车发送", scale=5,
                              lines=1, max_lines=4, autofocus=True, elem_id="pa-question")
             send = gr.Button("发送", variant="primary", scale=1, min_width=72, elem_id="pa-send")
         examples = gr.Dataset(components=[box], samples=[[q] for q in EXAMPLES], label="示例问题",
                               elem_id="pa-examples")
-        thanks = gr.Markdown(visible=False, elem_id="pa-thanks")
-        with gr.Row(visible=False, elem_id="pa-reason-row") as reason_row:
-            reason = gr.Textbox(show_label=False, placeholder="哪里不满意？（可选，一句话）", max_length=500, lines=1,
-                                scale=5, elem_id="pa-reason")
-            reason_send = gr.Button("提交", scale=1, min_width=64, elem_id="pa-reason-send")
         answers, disliked = gr.State({}), gr.State(None)
 
         inputs, outputs = [box, chatbot, answers, doc], [chatbot, box, answers]
