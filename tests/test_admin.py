@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from policy_assistant.core.settings import Settings
-from policy_assistant.engine import Assistant
+from policy_assistant.engine import RECHECK_POINTER_S, Assistant
 from policy_assistant.index.builder import build_index
 from policy_assistant.index.embedders import make_embedder
 
@@ -139,6 +139,8 @@ def test_upload_list_items_ask_and_delete(server, tmp_path):
     assert [i["item"] for i in pdf_shown["items"]][-2:] == ["1", "2"]
 
     question = "校车有什么要求"
+    replica = Assistant(settings, notify=lambda message: None)     # another process on the same index
+    assert not replica.ask(question)["refused"]
     answered = ask(base, question)
     assert not answered["refused"] and answered["citations"][0]["doc"] == "校车安全管理通知"
     assert answered["citations"][0]["url"].startswith("/doc/")
@@ -149,6 +151,8 @@ def test_upload_list_items_ask_and_delete(server, tmp_path):
     assert deleted.status_code == 200 and deleted.json()["deleted"] == "校车安全管理通知"
     assert "校车安全管理通知" not in docs(base) and "校车安全管理通知.docx" not in leftovers(settings)
     assert ask(base, question)["refused"]                                          # at once
+    time.sleep(RECHECK_POINTER_S + 0.2)
+    assert replica.ask(question)["refused"]                         # and on a replica, once it follows the pointer
     assert httpx.get(f"{base}/api/documents/校车安全管理通知/items", headers=admin(), timeout=30).status_code == 404
     assert httpx.delete(f"{base}/api/documents/校车安全管理通知", headers=admin(), timeout=30).status_code == 404
 

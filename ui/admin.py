@@ -380,7 +380,7 @@ CONSOLE_JS = r"""
         if (j.status === 'done' || j.status === 'failed') { clearInterval(timer); bar.max = 1; bar.value = 1; report(j); loadDocs(); }
         else { bar.removeAttribute('value'); status('upload-status', '正在索引：' + j.files.join('、') + '（已嵌入 ' + j.embedded + ' 条）', true); }
       }).catch(function (e) { clearInterval(timer); status('upload-status', e.message); });
-    }, 700);
+    }, 1000);
   }
 
   function report(job) {

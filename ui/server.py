@@ -72,6 +72,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
     if not is_loopback(host) and not settings.api_key:
         _notice(f"policy-assistant: warning: listening on {host} without an API key; anyone who can reach "
                 f"port {port} can use the API. Set POLICY_API_KEY (and POLICY_UI_USERS for the chat page).")
+    if not is_loopback(host) and not (settings.admin_users or settings.admin_key):
+        _notice("policy-assistant: the staff console /admin and the admin API answer only on this machine "
+                "until POLICY_ADMIN_USERS or POLICY_ADMIN_KEY is set.")
     if settings.embed_threads == 0:             # parallel across requests, one embedding thread each
         settings = settings.with_(embed_threads=1)
     assistant = Assistant(settings)
