@@ -164,3 +164,17 @@ def test_sidecar_adds_a_repeal_and_names_its_file_when_wrong(tmp_path):
 ])
 def test_validity_questions(question, expected):
     assert asks_validity(question) is expected
+
+
+def test_the_chat_shows_a_status_badge_on_each_cited_document():
+    from policy_assistant.ui import render
+
+    citation = {"doc": "gz", "title": "某方案", "year": 2014, "item": "3", "path": ["二", "3"], "section": "二、保障措施",
+                "text": "本方案自印发起实施，有效期5年。", "status": "expired", "effective_from": "2014-04-21",
+                "expires": "2019-04-20"}
+    html = render.message({"language": "zh", "answer": "注意：……\n- 本方案自印发起实施，有效期5年。[第3条]",
+                           "citations": [citation]}, "m1")
+    assert '<span class="pa-status pa-status-expired">已失效</span>' in html
+    english = render.message({"language": "en", "answer": "x [第3条]", "citations": [citation | {"status": "in_force"}]}, "m2")
+    assert '<span class="pa-status pa-status-in_force">in force</span>' in english
+    assert render.status_badge({"item": "1"}, "zh") == ""
