@@ -246,7 +246,8 @@ class HybridRetriever:
     def _validity_question(self, query: Query, docs: list[str] | None) -> Retrieval:
         """"这个文件还有效吗": the document named (or best matched), the item that states its status first."""
         named = named_docs(query.question, self.corpus)
-        found = self._search(query, query.doc and [query.doc] or named or docs, prefer_in_force=False)
+        scope = [doc for doc in named if docs is None or doc in docs] or named     # the edition the year words pick
+        found = self._search(query, [query.doc] if query.doc else (scope or docs), prefer_in_force=False)
         if not found.hits:
             return found
         doc = found.hits[0].item.doc
@@ -318,7 +319,8 @@ def named_docs(question: str, corpus: Corpus) -> list[str]:
     named = [doc for doc, info in corpus.docs.items() if info.title and normalise_title(info.title) in asked]
     if not named:
         named = [doc for doc, info in corpus.docs.items() if len(info.series) >= 4 and normalise_title(info.series) in asked]
-    return named
+    titles = {doc: normalise_title(corpus.docs[doc].title) for doc in named}
+    return [doc for doc in named if not any(titles[doc] != other and titles[doc] in other for other in titles.values())]
 
 
 def _states(item: Item, fact: str) -> bool:

@@ -18,7 +18,7 @@ from policy_assistant.engine import Assistant
 from policy_assistant.index.builder import build_index
 from policy_assistant.index.embedders import make_embedder
 from tests.conftest import CORPUS
-from tests.unit.test_validity import LAWS, NOTICE_2014
+from tests.unit.test_validity_rules import LAWS, NOTICE_2014
 
 HOMEWORK_2025 = """台州市中小学作业管理办法
 第一条 为减轻学生过重作业负担，规范中小学作业管理，制定本办法。
@@ -114,6 +114,13 @@ def test_this_year_means_the_edition_in_force_and_the_old_one_is_superseded(inde
     citation = by_doc(old)["work-points-2024"]
     assert (citation["status"], citation["superseded_by"]) == ("superseded", "work-points-2025")
     assert old["answer"].startswith("注意：《2024年教育工作要点》已被新版本《2025年教育工作要点》取代。")
+
+
+def test_which_edition_is_current_is_answered_from_the_status(index):
+    record = ask(index, "现行的教育工作要点是哪个")
+    assert [c["doc"] for c in record["citations"]] == ["work-points-2025"]
+    assert record["answer"].startswith("《2025年教育工作要点》")
+    assert not record["refused"]
 
 
 def test_not_yet_in_force_before_2025_09_01(index):
