@@ -57,7 +57,7 @@ class ExtractiveGenerator:
         title = item.title or item.doc
         stated = [s for s in _sentences(item) if _core(validity.fact) and _core(validity.fact) in s]
         if not validity.in_force:
-            lines = status_lines(item, lang)
+            lines = status_lines(item, lang, quote=not stated)
         elif validity.basis == "assumed":
             lines = [render("validity_assumed", lang, title=title)]
         else:
@@ -155,7 +155,7 @@ def with_validity_notice(answer: Answer, language: str) -> Answer:
     return answer
 
 
-def status_lines(item: Item, lang: str) -> list[str]:
+def status_lines(item: Item, lang: str, quote: bool = True) -> list[str]:
     """The notice for a document not in force: what happened and when, the fact quoted, the successor."""
     validity = item.validity or Validity()
     title = item.title or item.doc
@@ -173,7 +173,7 @@ def status_lines(item: Item, lang: str) -> list[str]:
         lines = [render("validity_not_yet", lang, title=title, since=since)]
     else:
         return []
-    if _quotable(validity.fact):
+    if quote and _quotable(validity.fact):
         lines.append(render("validity_source", lang, fact=_quotable(validity.fact)))
     if validity.successor_title and validity.status != "not_yet_in_force":
         lines.append(render("validity_successor", lang, title=validity.successor_title))

@@ -178,3 +178,24 @@ def test_the_chat_shows_a_status_badge_on_each_cited_document():
     english = render.message({"language": "en", "answer": "x [第3条]", "citations": [citation | {"status": "in_force"}]}, "m2")
     assert '<span class="pa-status pa-status-in_force">in force</span>' in english
     assert render.status_badge({"item": "1"}, "zh") == ""
+
+
+def test_an_in_force_item_within_the_margin_leads_and_the_edition_in_force_is_this_year():
+    from policy_assistant.core.model import Hit, Item, Validity
+    from policy_assistant.query import understand
+    from policy_assistant.retrieval import Corpus, choose_docs, in_force_first
+
+    items = [Item(doc=doc, item="1", path=["1"], text="内容", title=title, year=year)
+             for doc, title, year in (("old", "2024年教育工作要点", 2024), ("new", "2025年教育工作要点", 2025),
+                                      ("law", "某条例", None))]
+    corpus = Corpus(items, "c")
+    corpus.attach_validity({"old": Validity(status="repealed", repealed_by="law", successor="law"),
+                            "new": Validity(status="not_yet_in_force"), "law": Validity()})
+    assert items[0].validity.successor_title == "某条例"
+    old, new, law = (Hit(item, score) for item, score in zip(items, (2.0, 1.8, 1.2)))
+    assert [h.item.doc for h in in_force_first([old, law], corpus)] == ["law", "old"]        # 0.8 behind: leads
+    assert [h.item.doc for h in in_force_first([old, law], corpus, margin=0.5)] == ["old", "law"]
+    assert [h.item.doc for h in in_force_first([law, old], corpus)] == ["law", "old"]
+    # "今年" in 2025: the 2025 edition is not yet in force, so the edition in force (2024's) is meant
+    corpus.attach_validity({"old": Validity(), "new": Validity(status="not_yet_in_force"), "law": Validity()})
+    assert "old" in choose_docs(understand("今年学前教育有什么要求"), corpus, dt.date(2025, 1, 1))
