@@ -199,3 +199,12 @@ def test_an_in_force_item_within_the_margin_leads_and_the_edition_in_force_is_th
     # "今年" in 2025: the 2025 edition is not yet in force, so the edition in force (2024's) is meant
     corpus.attach_validity({"old": Validity(), "new": Validity(status="not_yet_in_force"), "law": Validity()})
     assert "old" in choose_docs(understand("今年学前教育有什么要求"), corpus, dt.date(2025, 1, 1))
+
+
+def test_a_parenthesised_law_header_with_amendments():
+    text = ("个体工商户条例\n（2011年4月16日中华人民共和国国务院令第596号公布　根据2014年2月19日《国务院关于废止和修改部分"
+            "行政法规的决定》第一次修订　根据2016年2月6日《国务院关于修改部分行政法规的决定》第二次修订）\n"
+            "第一条 为了保护个体工商户的合法权益，制定本条例。\n第三十条 本条例自2011年11月1日起施行。\n")
+    facts = doc_facts("header", text)
+    assert [(f["kind"], f.get("date")) for f in facts.facts] == [
+        ("promulgated", "2011-04-16"), ("amended", "2014-02-19"), ("amended", "2016-02-06"), ("effective", "2011-11-01")]
