@@ -118,16 +118,19 @@ def cn_date(iso: str | None) -> str:
 # -- extraction -----------------------------------------------------------------------------------
 # The document speaking of itself: 本条例, 本法, 本方案, 本实施细则, 本暂行办法 …
 _KINDS = ("条例|法|规定|办法|方案|通知|意见|细则|规则|决定|措施|规划|计划|标准|制度|政策|文件|指引|指南|要点|纲要|"
-          "准则|章程|公告|通告|解释|规范|目录|清单|协议|实施方案|工作方案")
-SELF = re.compile(rf"本(?:[\u4e00-\u9fff]{{0,6}}?)(?:{_KINDS})")
-EFFECTIVE = re.compile(r"自\s*(?P<when>[^，,。；;]{1,30}?)\s*(?:之日)?起\s*(?:开始)?(?:施行|实施|执行|生效|试行)")
+          "准则|章程|公告|通告|解释|规范|目录|清单|协议|安排|实施方案|工作方案")
+SELF = re.compile(rf"本(?:[\u4e00-\u9fff]{{0,6}}?)(?:{_KINDS})(?=\s*(?:[（(][^（）()]{{0,40}}[）)])?\s*(?:自|从|于|有效期|试行|施行|实施|执行|的有效期))")
+EFFECTIVE = re.compile(r"(?:自|从|于)\s*(?P<when>[^，,。；;]{1,30}?)\s*(?:之日)?起\s*(?:开始)?(?:施行|实施|执行|生效|试行)")
 RELATIVE = re.compile(r"^(?:修订|修改)?(?:印发|发布|公布|颁布|下发|发文|签发|公告)(?:之日)?$")
 PERIOD = re.compile(rf"(?:有效期|试行期|试行)\s*(?:为|暂定为?|暂定)?\s*(?P<n>{NUM})\s*(?P<unit>年|个月)")
 UNTIL = re.compile(r"有效期\s*(?:至|到|截至|截止(?:到|至)?)\s*(?P<when>[^，,。；;）)]{4,20})")
 REPEAL = re.compile(r"(?:同时|即行|予以|一并)?\s*(?:废止|停止执行|不再执行)")
+# The titles a repeal names stand right before it: 《A》、《B》和1993年…发布的《C》（…）同时废止
+_LAST_TITLE = re.compile(r"《([^《》]{2,80})》\s*(?:[（(][^（）()《》]{0,40}[）)])?\s*$")
+_LIST_JOIN = re.compile(r"(?:、|，|,|以及|和|及|与)\s*(?:[^《》。；、，]{0,40}的)?\s*$")
 TITLE = re.compile(r"《([^《》]{2,80})》")
 HEADER_DATE = re.compile(rf"^[（(]?\s*{DATE}")
-HEADER_EVENT = re.compile(r"(修正|修订|公布|发布|通过|批准|施行)）?\)?$")
+HEADER_EVENT = re.compile(r"(修正|修订|公布|发布|通过|批准|施行|生效)")
 SIGNATURE_DATE = re.compile(rf"^{DATE}$")
 
 
@@ -166,11 +169,19 @@ def _header_lines(text: str) -> list[str]:
 
 
 def _header_facts(lines: list[str], warnings: list[str]) -> list[dict]:
+    """'2011年4月16日 …令第596号公布', '…第一次修订', '2019年3月1日 施行', '（… 公布 根据…修订 自…起施行）'."""
     facts = []
     for line in lines:
         for part in re.split(r"\s*根据\s*", line.strip("（()）")):
-            match = HEADER_DATE.match(part.strip())
-            event = HEADER_EVENT.search(part.strip())
+            part = part.strip()
+            match = HEADER_DATE.match(part)
+            effective = EFFECTIVE.search(part)
+            if effective and DATE_RE.search(effective.group("when")):
+                day = _resolve(effective.group("when").strip(), "", line, warnings)
+                if day is not None:
+                    facts.append({"kind": "effective", "date": day.isoformat(), "sentence": line, "source": "text"})
+                part = part[:effective.start()]
+            event = HEADER_EVENT.search(part)
             if not match or not event:
                 continue
             day = parse_date(match)
@@ -178,7 +189,8 @@ def _header_facts(lines: list[str], warnings: list[str]) -> list[dict]:
                 warnings.append(f"unreadable date {match.group(0)!r} in the header line {line!r}; ignored")
                 continue
             kind = ("amended" if re.search("修正|修订", part) else
-                    "effective" if event.group(1) == "施行" else "promulgated")
+                    "effective" if re.search("施行|生效", part) and not re.search("公布|发布|通过|批准", part)
+                    else "promulgated")
             facts.append({"kind": kind, "date": day.isoformat(), "sentence": line, "source": "text"})
     return facts
 
@@ -224,12 +236,23 @@ def extract(document: Document) -> Extraction:
                 if day is not None:
                     out.facts.append({"kind": "expires", "date": day.isoformat(), "sentence": sentence,
                                       "source": "text"})
-        repeal = REPEAL.search(sentence)
-        if repeal:
-            titles = [t for t in TITLE.findall(sentence[:repeal.start()])]
-            for title in titles:
+        for repeal in REPEAL.finditer(sentence):
+            for title in _repealed_titles(sentence[:repeal.start()]):
                 out.facts.append({"kind": "repeals", "title": title, "sentence": sentence, "source": "text"})
     return out
+
+
+def _repealed_titles(before: str) -> list[str]:
+    """The 《titles》 directly before a repeal word, walking back over a list of them."""
+    titles = []
+    while (match := _LAST_TITLE.search(before)):
+        titles.insert(0, match.group(1))
+        before = before[:match.start()]
+        join = _LIST_JOIN.search(before)
+        if join is None:
+            break
+        before = before[:join.start()]
+    return titles
 
 
 def _without_label(sentence: str) -> str:
