@@ -96,6 +96,8 @@ def cmd_index_build(args, settings: Settings) -> int:
     report = build_index(args.paths or None, settings, make_embedder(settings.embed_model, settings.embed_threads),
                          notify=_notice)
     print(f"index at {settings.chroma_url or settings.index_dir}: {report.summary()}")
+    for warning in report.warnings:
+        _notice(f"warning: {warning}")
     for doc in report.removed:
         print(f"removed: {doc}")
     if report.failed:
@@ -108,20 +110,26 @@ def cmd_index_build(args, settings: Settings) -> int:
 def cmd_index_list(args, settings: Settings) -> int:
     from policy_assistant.engine import Assistant
     from policy_assistant.index.store import ItemStore
+    from policy_assistant.index.validity import statuses_of_manifest
 
     store = ItemStore(settings)
     state = store.state()
     if state is None:                          # first use: build the bundled corpus (and say so)
         Assistant(settings).corpus()
         state = store.state()
+    validity = statuses_of_manifest(state.manifest, settings.today)
     rows = [{"doc": entry["doc"], "title": entry.get("title", ""), "year": entry.get("year"),
-             "items": entry.get("items", 0), "source": source}
+             "items": entry.get("items", 0), "source": source, **validity[entry["doc"]].to_json()}
             for source, entry in sorted(state.manifest.items(), key=lambda kv: kv[1]["doc"])]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         for row in rows:
-            print(f"{row['doc']}\t{row['year'] or '-'}\t{row['items']} items\t{row['title']}\t{row['source']}")
+            dates = f"{row['effective_from'] or '?'}..{row['expires'] or ''}"
+            by = row.get("repealed_by") or row.get("superseded_by")
+            status = row["status"] + (f" by {by}" if by else "") + (" (assumed)" if row["basis"] == "assumed" else "")
+            print(f"{row['doc']}\t{row['year'] or '-'}\t{row['items']} items\t{status}\t{dates}\t"
+                  f"{row['title']}\t{row['source']}")
     return 0
 
 

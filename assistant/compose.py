@@ -5,12 +5,15 @@ item's marker ([第12条] for "12." style items, the document's own label
 otherwise), so grounding is 1.0 by construction. The answer opens with the
 document and year it draws on, lists several points as a list, adds a secondary
 item only when it covers question words the first one does not, and puts an
-English frame around the quoted Chinese for English questions. All framing text
-comes from ``prompts/``. It does not retrieve and calls no model.
+English frame around the quoted Chinese for English questions. An answer that
+draws on a document not in force opens with a notice that says so, quotes the
+fact and names the document in force (``with_validity_notice``, also applied by
+the engine to the LLM's answers); "这个文件还有效吗" is answered from the status.
+All framing text comes from ``prompts/``. It does not retrieve and calls no model.
 """
 from __future__ import annotations
 
-from policy_assistant.core.model import Hit, Item
+from policy_assistant.core.model import Hit, Item, Validity
 from policy_assistant.query import Query
 from policy_assistant.seams import Answer, Retrieval
 from policy_assistant.core.text import bigrams, content_tokens, split_sentences
@@ -26,7 +29,12 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def run(self, query: Query, retrieval: Retrieval) -> Answer:
+        return with_validity_notice(self._run(query, retrieval), query.language)
+
+    def _run(self, query: Query, retrieval: Retrieval) -> Answer:
         lang = "zh" if query.language == "zh" else "en"
+        if "validity question" in retrieval.notes and retrieval.hits:
+            return self._validity_answer(retrieval.hits[0].item, lang)
         if not retrieval.answerable or not retrieval.hits:
             return refusal(query, retrieval, lang)
         if retrieval.lookup:
@@ -42,6 +50,24 @@ class ExtractiveGenerator:
         for index, line in enumerate(lines):
             yield line + ("\n" if index < len(lines) - 1 else "")
         yield answer
+
+    def _validity_answer(self, item: Item, lang: str) -> Answer:
+        """"这个文件还有效吗": the status, the sentence it rests on (quoted with its marker when an item holds it)."""
+        validity = item.validity or Validity()
+        title = item.title or item.doc
+        stated = [s for s in _sentences(item) if _core(validity.fact) and _core(validity.fact) in s]
+        if not validity.in_force:
+            lines = status_lines(item, lang, quote=not stated)
+        elif validity.basis == "assumed":
+            lines = [render("validity_assumed", lang, title=title)]
+        else:
+            lines = [render("validity_in_force", lang, title=title, effective=_day(validity.effective_from, lang))
+                     if validity.effective_from else render("validity_in_force_undated", lang, title=title)]
+            if not stated and _quotable(validity.fact):
+                lines.append(render("validity_source", lang, fact=_quotable(validity.fact)))
+        if stated:
+            lines += [render("validity_basis", lang), f"- {stated[0]}{item.marker}"]
+        return Answer(text="\n".join(lines), cited=[item], generator=self.name)
 
     def _lookup_answer(self, query: Query, hits: list[Hit], lang: str) -> Answer:
         items = [hit.item for hit in hits]
@@ -112,6 +138,63 @@ def refusal(query: Query, retrieval: Retrieval, lang: str) -> Answer:
         lines.append(render("suggestions", lang))
         lines += [f"- {_plain_label(item)}：{_sentences(item)[0]}" for item in suggestions]
     return Answer(text="\n".join(lines), cited=[], generator="extractive", refused=True)
+
+
+def with_validity_notice(answer: Answer, language: str) -> Answer:
+    """Open the answer with a notice for each cited document not in force (once: idempotent)."""
+    lang = "zh" if language == "zh" else "en"
+    if answer.refused or not answer.cited:
+        return answer
+    lines = []
+    for item in {item.doc: item for item in reversed(answer.cited)}.values():
+        if item.validity is not None and not item.validity.in_force:
+            lines += status_lines(item, lang)
+    if not lines or answer.text.startswith(lines[0]):
+        return answer
+    answer.text = "\n".join(lines + [answer.text])
+    return answer
+
+
+def status_lines(item: Item, lang: str, quote: bool = True) -> list[str]:
+    """The notice for a document not in force: what happened and when, the fact quoted, the successor."""
+    validity = item.validity or Validity()
+    title = item.title or item.doc
+    since = _day(validity.since, lang)
+    by = validity.successor_title if validity.successor and validity.successor in (
+        validity.repealed_by, validity.superseded_by) else ""
+    if validity.status == "expired":
+        lines = [render("validity_expired", lang, title=title, expires=_day(validity.expires, lang))]
+    elif validity.status == "repealed":
+        lines = [render("validity_repealed", lang, title=title, by=by, since=since) if by and since
+                 else render("validity_repealed_stated", lang, title=title)]
+    elif validity.status == "superseded":
+        lines = [render("validity_superseded", lang, title=title, by=by or validity.superseded_by or "")]
+    elif validity.status == "not_yet_in_force":
+        lines = [render("validity_not_yet", lang, title=title, since=since)]
+    else:
+        return []
+    if quote and _quotable(validity.fact):
+        lines.append(render("validity_source", lang, fact=_quotable(validity.fact)))
+    if validity.successor_title and validity.status != "not_yet_in_force":
+        lines.append(render("validity_successor", lang, title=validity.successor_title))
+    return lines
+
+
+def _core(fact: str) -> str:
+    return (fact or "").strip().rstrip("。；;！!？?")
+
+
+def _quotable(fact: str) -> str:
+    """The fact without its end punctuation, or '' when it holds several sentences (a quote must stay one)."""
+    core = _core(fact)
+    return "" if not core or any(mark in core for mark in "。；;！!？?\n") else core
+
+
+def _day(iso: str | None, lang: str) -> str:
+    if not iso:
+        return ""
+    year, month, day = (int(part) for part in iso.split("-"))
+    return f"{year}年{month}月{day}日" if lang == "zh" else iso
 
 
 def intro(items: list[Item], lang: str) -> str:

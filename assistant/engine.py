@@ -15,7 +15,7 @@ import time
 from typing import Callable, Iterator
 
 from policy_assistant import grounding
-from policy_assistant.compose import ExtractiveGenerator
+from policy_assistant.compose import ExtractiveGenerator, with_validity_notice
 from policy_assistant.core.errors import AssistantError, IndexUnusable
 from policy_assistant.language import detect_language
 from policy_assistant.llm import LLMGenerator
@@ -25,6 +25,7 @@ from policy_assistant.seams import Answer
 from policy_assistant.core.settings import Settings
 from policy_assistant.index.embedders import CachedQueries, make_embedder
 from policy_assistant.index.store import ItemStore
+from policy_assistant.index.validity import statuses_of_manifest
 
 RECHECK_POINTER_S = 2.0      # how often a long-running process looks for a newer index generation
 
@@ -70,9 +71,13 @@ class Assistant:
                     raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
                                         f"build it with `policy-assistant index build PATH`")
                 corpus = Corpus(items, state.collection)
+                corpus.attach_validity(statuses_of_manifest(state.manifest, self.settings.today))
                 corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
                 corpus.bigram_postings  # noqa: B018
                 self._corpus = corpus
+            elif self._corpus.validity_stamp != state.built_at:   # a sidecar changed: same items, new facts
+                self._corpus.attach_validity(statuses_of_manifest(state.manifest, self.settings.today))
+            self._corpus.validity_stamp = state.built_at
             self._checked_at = now
             return self._corpus
 
@@ -127,6 +132,7 @@ class Assistant:
                 answer = piece
             elif piece:
                 yield {"type": "delta", "text": piece}
+        answer = with_validity_notice(answer, query.language)   # every generator's answer says what is not in force
         answered_at = time.perf_counter()
         scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
         checked = answer.grounding or (   # the LLM generator's own check also covers what it removed

@@ -259,7 +259,10 @@ def is_frame(sentence: str) -> bool:
 
 # The templates of prompts/ whose lines frame an answer (openings, refusals, list headings); not the LLM
 # prompts, whose example sentences are claims.
-FRAME_TEMPLATES = ("answer_intro", "section_intro", "compare_intro", "lookup_missing", "refusal", "suggestions")
+FRAME_TEMPLATES = ("answer_intro", "section_intro", "compare_intro", "lookup_missing", "refusal", "suggestions",
+                   "validity_expired", "validity_repealed", "validity_repealed_stated", "validity_superseded",
+                   "validity_not_yet", "validity_source", "validity_successor", "validity_in_force",
+                   "validity_in_force_undated", "validity_assumed", "validity_basis")
 
 
 @lru_cache(maxsize=1)

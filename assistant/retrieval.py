@@ -7,8 +7,11 @@
   item tables; everything else is dense (Chroma through llama-index) + BM25,
   fused by a weighted sum of per-query standardised scores (weights calibrated on
   ``eval/datasets/dev.jsonl``, see ``scripts/calibrate.py``), one hit per item.
-- Editions: "今年" or no year means the newest edition not later than today,
-  "去年" the one before, "2024年" that year's (``choose_docs``).
+- Editions: "今年" or no year means the newest edition in force (not later than
+  today), "去年" the one before, "2024年" that year's (``choose_docs``).
+- Validity: a document not in force yields the top place to an in-force item
+  scoring within ``IN_FORCE_MARGIN`` of it; "这个文件还有效吗" questions retrieve the
+  document asked about (named, or the best match) with the item stating its status first.
 - Whether the documents answer at all is decided from evidence
   (``Evidence.answerable``): do the question's content words occur in the best
   items, and does the best item stand out from the rest? A cosine threshold alone
@@ -26,7 +29,8 @@ from typing import Iterable
 import numpy as np
 
 from policy_assistant.core.errors import BadInput
-from policy_assistant.core.model import Hit, Item
+from policy_assistant.core.model import Hit, Item, Validity
+from policy_assistant.index.validity import asks_validity, normalise_title, series_of
 from policy_assistant.query import Query, cn_to_int
 from policy_assistant.seams import Retrieval
 from policy_assistant.core.text import query_terms, search_tokens
@@ -35,6 +39,7 @@ CANDIDATES = 40           # dense candidates taken from Chroma before fusion
 DENSE_WEIGHT = 0.6        # fusion weights, calibrated on the dev set (eval/calibrate.py)
 BM25_WEIGHT = 0.4
 MAX_HITS = 8
+IN_FORCE_MARGIN = 1.0     # fused-score units (standard deviations): how far an in-force item may trail and still lead
 
 
 @dataclass
@@ -57,12 +62,27 @@ class Corpus:
         for item in items:
             info = self.docs.get(item.doc)
             if info is None:
-                series = re.sub(r"(19|20)\d{2}\s*(年度|年)?", "", item.title).strip() or item.doc
+                series = series_of(item.title, item.doc)
                 self.docs[item.doc] = DocInfo(item.doc, item.title, item.year, series, 1)
             else:
                 info.items += 1
         self.doc_index = {doc: np.array([i for i, item in enumerate(items) if item.doc == doc]) for doc in self.docs}
         self._frequencies: dict[str, int] = {}
+        self.validity: dict[str, Validity] = {}
+        self.validity_stamp = 0.0           # the pointer's built_at when ``validity`` was attached
+
+    def attach_validity(self, validity: dict[str, Validity]) -> None:
+        """Give every item its document's status (``index.validity.statuses``); titles of successors filled in."""
+        for value in validity.values():
+            if value.successor in self.docs:
+                value.successor_title = self.docs[value.successor].title
+        self.validity = validity
+        for item in self.items:
+            item.validity = validity.get(item.doc)
+
+    def in_force(self, doc: str) -> bool:
+        value = self.validity.get(doc)
+        return value is None or value.in_force
 
     @cached_property
     def bm25(self):
@@ -185,6 +205,8 @@ class HybridRetriever:
 
     def run(self, query: Query) -> Retrieval:
         docs = choose_docs(query, self.corpus, self.today)
+        if asks_validity(query.question) and not query.lookup:
+            return self._validity_question(query, docs)
         if query.item_number is not None:
             return self._item_lookup(query.item_number, docs)
         if query.section_number is not None:
@@ -221,11 +243,29 @@ class HybridRetriever:
         bm25 = self.corpus.bm25.get_scores(terms) if terms else np.zeros(len(self.corpus.items))
         return dense, np.where(mask, bm25, 0.0), mask
 
-    def _search(self, query: Query, docs: list[str] | None) -> Retrieval:
+    def _validity_question(self, query: Query, docs: list[str] | None) -> Retrieval:
+        """"这个文件还有效吗": the document named (or best matched), the item that states its status first."""
+        named = named_docs(query.question, self.corpus)
+        scope = [doc for doc in named if docs is None or doc in docs] or named     # the edition the year words pick
+        found = self._search(query, [query.doc] if query.doc else (scope or docs), prefer_in_force=False)
+        if not found.hits:
+            return found
+        doc = found.hits[0].item.doc
+        validity = self.corpus.validity.get(doc)
+        fact = validity.fact if validity else ""
+        stating = [item for item in self.corpus.items if item.doc == doc and fact and _states(item, fact)]
+        hits = [Hit(item, found.hits[0].score) for item in stating[:1]]
+        hits += [hit for hit in found.hits if hit.item.doc == doc and hit.item.key not in {h.item.key for h in hits}]
+        return Retrieval(hits=hits, answerable=True, evidence=found.evidence, notes=["validity question"])
+
+    def _search(self, query: Query, docs: list[str] | None, prefer_in_force: bool = True) -> Retrieval:
         dense, bm25, mask = self.scores(query, docs)
         fused = fuse(dense, bm25, mask)
         order = top_indices(fused, mask, MAX_HITS)
         hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order]
+        if prefer_in_force and self.corpus.validity and not query.doc:
+            hits = in_force_first(hits, self.corpus)
+            order = [self.corpus.by_key[hit.item.key] for hit in hits]
         evidence = self.evidence(query, order, dense)
         compared = self._edition_pair(query, fused, mask) if query.compare else []
         if compared:
@@ -263,6 +303,30 @@ class HybridRetriever:
                         if asked.search(query.text) and not VALUE_STATED[kind].search(stated)), "")
         return Evidence(coverage=found / sum(weights) if terms else 0.0, dense_gap=gap, missing_value=missing,
                         terms=len(terms))
+
+
+def in_force_first(hits: list[Hit], corpus: Corpus, margin: float = IN_FORCE_MARGIN) -> list[Hit]:
+    """When the best hit's document is not in force, the best in-force hit within ``margin`` leads instead."""
+    if not hits or corpus.in_force(hits[0].item.doc):
+        return hits
+    lead = next((hit for hit in hits if corpus.in_force(hit.item.doc) and hits[0].score - hit.score <= margin), None)
+    return hits if lead is None else [lead] + [hit for hit in hits if hit is not lead]
+
+
+def named_docs(question: str, corpus: Corpus) -> list[str]:
+    """Documents whose title (or series) the question names, e.g. "《不动产登记暂行条例》还有效吗"."""
+    asked = normalise_title(question)
+    named = [doc for doc, info in corpus.docs.items() if info.title and normalise_title(info.title) in asked]
+    if not named:
+        named = [doc for doc, info in corpus.docs.items() if len(info.series) >= 4 and normalise_title(info.series) in asked]
+    titles = {doc: normalise_title(corpus.docs[doc].title) for doc in named}
+    return [doc for doc in named if not any(titles[doc] != other and titles[doc] in other for other in titles.values())]
+
+
+def _states(item: Item, fact: str) -> bool:
+    """Whether ``item`` holds the sentence ``fact`` (a fact sentence may span the item's label)."""
+    core = fact.strip().rstrip("。；;")
+    return bool(core) and core in item.text
 
 
 def fuse(dense: np.ndarray, bm25: np.ndarray, mask: np.ndarray,
@@ -310,16 +374,16 @@ def choose_docs(query: Query, corpus: Corpus, today) -> list[str] | None:
         if len(editions) == 1:
             chosen.append(editions[0].doc)
             continue
-        chosen.extend(info.doc for info in pick_editions(editions, query, today))
+        chosen.extend(info.doc for info in pick_editions(editions, query, today, corpus.in_force))
     return chosen
 
 
-def pick_editions(editions: list[DocInfo], query: Query, today) -> list[DocInfo]:
+def pick_editions(editions: list[DocInfo], query: Query, today, in_force=lambda doc: True) -> list[DocInfo]:
     dated = sorted((e for e in editions if e.year), key=lambda e: e.year)
     if not dated:
         return editions
     current = [e for e in dated if e.year <= today.year] or dated[:1]
-    newest = current[-1]
+    newest = ([e for e in current if in_force(e.doc)] or current)[-1]     # "今年": the edition in force
     picked = []
     for ref in query.years or []:
         if ref.kind == "exact":

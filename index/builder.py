@@ -24,6 +24,7 @@ from typing import Callable
 from policy_assistant.core.errors import AssistantError, BadInput, IndexBusy, IndexUnusable
 from policy_assistant.core.model import Item
 from policy_assistant.core.settings import Settings
+from policy_assistant.index import validity
 from policy_assistant.index.chunking import chunk_document
 from policy_assistant.index.embed_cache import CachedPassages, VectorCache
 from policy_assistant.index.loaders import SUPPORTED_SUFFIXES, load_document
@@ -45,6 +46,7 @@ class BuildReport:
     items: int = 0
     embedded: int = 0
     reused: int = 0                                      # items whose vectors came from the embedding cache
+    warnings: list[str] = field(default_factory=list)    # validity facts that contradict or cannot be read
     seconds: float = 0.0
 
     @property
@@ -70,7 +72,7 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[str], list[tuple[
             for child in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
                 if child.suffix.lower() in SUPPORTED_SUFFIXES:
                     files.append(child.resolve())
-                else:
+                elif not validity.is_sidecar(child):         # sidecars are read by validity.find_sidecars
                     skipped.append(str(child))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
             files.append(path.resolve())
@@ -104,6 +106,8 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
     started = time.perf_counter()
     store = store or ItemStore(settings)
     files, skipped, failed = collect_files(list(paths) if paths else [BUNDLED_CORPUS])
+    sidecars = validity.find_sidecars(list(paths) if paths else [BUNDLED_CORPUS], files)
+    failed = [(path, reason) for path, reason in failed if not validity.is_sidecar(Path(path))]
     report = BuildReport(skipped=skipped, failed=failed)
     for notice in skipped:
         notify(f"skipped (unsupported type): {notice}")
@@ -128,7 +132,12 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
             try:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 if previous and previous["sha256"] == digest:
-                    manifest[key] = previous
+                    manifest[key] = dict(previous)
+                    if "validity" not in previous:       # indexed before validity facts were read
+                        document = load_document(path)
+                        document.doc = previous["doc"]
+                        manifest[key]["validity"], found = validity.manifest_entry(document)
+                        report.warnings += found
                     carried.append(previous["doc"])
                     report.unchanged.append(previous["doc"])
                     continue
@@ -147,12 +156,19 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
                 continue
             manifest[key] = {"sha256": digest, "doc": doc_id, "title": document.title, "year": document.year,
                              "items": len(items)}
+            manifest[key]["validity"], found = validity.manifest_entry(document)
+            report.warnings += found
             fresh.extend(items)
             (report.updated if previous else report.added).append(doc_id)
         report.removed = sorted(entry["doc"] for key, entry in old_manifest.items() if key not in manifest)
         report.items = sum(entry["items"] for entry in manifest.values())
 
+        report.warnings += validity.apply_sidecars(manifest, sidecars)
+
         if state is not None and same_model and not report.changed:
+            if manifest != old_manifest:         # only validity facts changed (a sidecar): same items, new pointer
+                store.publish(IndexState(collection=state.collection, embed_model=embedder.name, manifest=manifest,
+                                         built_at=time.time(), items=report.items))
             report.seconds = time.perf_counter() - started
             return report
         if not manifest:
@@ -180,7 +196,7 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
 def _keep_previous(reason: str, key: str, previous: dict | None, manifest: dict, carried: list, report: BuildReport):
     report.failed.append((key, reason))
     if previous:                     # the file broke: its last good items stay answerable
-        manifest[key] = previous
+        manifest[key] = dict(previous)
         carried.append(previous["doc"])
 
 

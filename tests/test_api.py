@@ -139,6 +139,7 @@ def test_healthz_reports_the_index(url):
     assert health["status"] == "ok" and health["documents"] == 1 and health["items"] == 30
     assert health["index"]["generation"].startswith("items-")
     assert health["docs"][0]["doc"] == "taizhou-2025-education-work-points"
+    assert health["by_status"] == {"in_force": 1, "not_yet_in_force": 0, "expired": 0, "repealed": 0, "superseded": 0}
 
 
 def test_openapi_docs(url):

@@ -53,7 +53,8 @@ def test_index_list_json(built_index):
     result = run("index", "list", "--json", index_dir=built_index.index_dir)
     rows = json.loads(result.stdout)
     assert rows == [{"doc": "taizhou-2025-education-work-points", "title": "2025年教育工作要点", "year": 2025,
-                     "items": 30, "source": rows[0]["source"]}]
+                     "items": 30, "source": rows[0]["source"], "status": "in_force", "basis": "assumed",
+                     "effective_from": None, "expires": None}]
     assert rows[0]["source"].endswith("taizhou-2025-education-work-points.txt")
 
 

@@ -8,7 +8,8 @@
   server-sent events ending with ``data: [DONE]``) from the model
   "policy-assistant", with the citations in a top-level ``citations`` field
   (of the response, or of the last chunk). ``/v1/models`` lists that one model.
-- ``/healthz`` reports the documents, items and index generation being served.
+- ``/healthz`` reports the documents, items and index generation being served, and the
+  documents counted by validity status (``by_status``).
 
 This module is also the one place where errors become HTTP responses:
 ``AssistantError`` -> its ``status`` with ``{"error": {"message", "type"}}``;
@@ -34,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from policy_assistant.core.errors import AssistantError, BadInput
+from policy_assistant.core.model import Validity
+from policy_assistant.index.validity import count_by_status
 from policy_assistant.core.settings import Settings
 from policy_assistant.ui.guard import error_body
 from policy_assistant.ui.viewer import linked
@@ -136,7 +139,10 @@ def build_router(assistant, settings: Settings) -> APIRouter:
         return {"status": "ok", "documents": len(corpus.docs), "items": len(corpus.items),
                 "index": {"generation": corpus.collection, "built_at": _iso(state.built_at) if state else None,
                           "embed_model": assistant.embedder.name, "where": assistant.store.describe()},
-                "docs": [{"doc": d.doc, "title": d.title, "year": d.year, "items": d.items} for d in corpus.docs.values()],
+                "docs": [{"doc": d.doc, "title": d.title, "year": d.year, "items": d.items,
+                          "status": corpus.validity[d.doc].status if d.doc in corpus.validity else "in_force"}
+                         for d in corpus.docs.values()],
+                "by_status": count_by_status({d: corpus.validity.get(d, Validity()) for d in corpus.docs}),
                 "generator": settings.generator}
 
     routes = {route.path: sorted(route.methods) for route in router.routes}

@@ -26,6 +26,13 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"
 FINAL_MARK = '<span class="pa-final"></span>'   # an empty marker: this message is complete (tests wait for it)
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
+STATUS_BADGES = {   # a badge on each cited document: its status (index.validity)
+    "zh": {"in_force": "现行有效", "not_yet_in_force": "尚未施行", "expired": "已失效", "repealed": "已废止",
+           "superseded": "已被新版本取代"},
+    "en": {"in_force": "in force", "not_yet_in_force": "not yet in force", "expired": "expired",
+           "repealed": "repealed", "superseded": "superseded"},
+}
+
 LABELS = {
     "zh": {"sources": "引用条文（点击展开全文）", "nearby": "相近条目（点击展开全文）", "warning": "提示",
            "section": "位置", "document": "文件", "thinking": "正在检索文件……", "open": "在原文中查看"},
@@ -99,7 +106,7 @@ def source_block(citation: dict, cite_id: str, language: str) -> str:
     year = citation.get("year")
     where = f"《{title}》" + (f"（{year}）" if year and str(year) not in title else "")
     summary = (f'<span class="pa-marker">[{html.escape(marker_label(citation["item"]))}]</span> '
-               f'{html.escape(citation.get("section") or "")} · {html.escape(where)}')
+               f'{html.escape(citation.get("section") or "")} · {html.escape(where)}{status_badge(citation, language)}')
     meta = " · ".join(x for x in (citation.get("office", ""), citation.get("date", "")) if x)
     body = (f'<div class="pa-item-text">{html_text(citation.get("text", ""))}</div>'
             f'<div class="pa-item-meta">{html.escape(words["document"])}：{html.escape(where)}'
@@ -108,6 +115,15 @@ def source_block(citation: dict, cite_id: str, language: str) -> str:
             f'{html.escape(doc_link(citation.get("doc", ""), citation.get("path") or []), quote=True)}" '
             f'target="_blank" rel="noopener">{html.escape(words["open"])}</a></div>')
     return (f'<details class="pa-source pa-c-{cite_id}"><summary>{summary}</summary>{body}</details>')
+
+
+def status_badge(citation: dict, language: str) -> str:
+    """' <span class="pa-status pa-status-expired">已失效</span>' (nothing when the citation has no status)."""
+    status = citation.get("status")
+    words = STATUS_BADGES["zh" if language == "zh" else "en"]
+    if status not in words:
+        return ""
+    return f' <span class="pa-status pa-status-{status}">{html.escape(words[status])}</span>'
 
 
 def _where_in(citation: dict) -> str:

@@ -25,6 +25,36 @@ class Document:
 
 
 @dataclass
+class Validity:
+    """Whether a document is in force at a date (``index.validity.statuses`` decides it)."""
+
+    status: str = "in_force"      # in_force | not_yet_in_force | expired | repealed | superseded
+    basis: str = "assumed"        # "stated" (the text or a sidecar says so), "indexed" (another indexed document), "assumed"
+    effective_from: str | None = None   # ISO dates or None
+    expires: str | None = None          # the last day in force
+    repealed_by: str | None = None      # doc ids (or a title when the repealing document is not indexed)
+    superseded_by: str | None = None
+    successor: str | None = None        # an indexed document to read instead
+    successor_title: str = ""           # its title (filled when the corpus is loaded)
+    since: str | None = None            # when the current status began (expired/repealed/effective on)
+    fact: str = ""                      # the sentence the status rests on, quotable
+
+    @property
+    def in_force(self) -> bool:
+        return self.status == "in_force"
+
+    def to_json(self) -> dict:
+        out = {"status": self.status, "basis": self.basis, "effective_from": self.effective_from,
+               "expires": self.expires}
+        for key in ("repealed_by", "superseded_by", "successor", "since"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.fact:
+            out["fact"] = self.fact
+        return out
+
+
+@dataclass
 class Item:
     """One citable unit of a document, with where it sits in the hierarchy."""
 
@@ -40,6 +70,7 @@ class Item:
     office: str = ""
     date: str = ""
     order: int = 0                # position in the document
+    validity: Validity | None = None   # the document's status, attached when the corpus is loaded (not stored)
 
     @property
     def key(self) -> str:
@@ -87,7 +118,8 @@ class Item:
         """The citation object of the JSON contract."""
         return {"doc": self.doc, "title": self.title, "year": self.year, "item": self.item,
                 "path": list(self.path), "section": self.section, "text": self.text,
-                "office": self.office, "date": self.date, "source": self.source}
+                "office": self.office, "date": self.date, "source": self.source,
+                **(self.validity or Validity()).to_json()}
 
 
 def marker_label(label: str) -> str:
