@@ -101,7 +101,7 @@ def flagged(record, sentence_part: str) -> bool:
 def test_grounded_answer_streams_checked_sentences(llm, fake):
     fake.script(GROUNDED)
     record, deltas, _, _ = ask(llm, Q)
-    assert record["generator"] == "llm" and record["warnings"] == []
+    assert record["generator"] == "llm" and record["warnings"] == [], record["warnings"]
     assert "".join(deltas) == record["answer"]
     assert ITEM12[1] in record["answer"] and ITEM12[3] in record["answer"]
     assert record["answer"].count("[第12条]") == 2
@@ -276,7 +276,7 @@ def test_english_question_gets_an_english_answer_with_markers(llm, fake):
 
 
 def test_crosslingual_check_on_the_calibration_pairs(llm):
-    from policy_assistant.llm import support_crosslingual
+    from policy_assistant.grounding import support_crosslingual
 
     items = {item.item: item for item in llm.corpus().items}
     pairs = [json.loads(line) for line in
@@ -293,7 +293,7 @@ def test_crosslingual_check_on_the_calibration_pairs(llm):
 # -- pieces -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [1, 3, 7, 1000])
 def test_sentences_cut_alike_whatever_the_chunking(size):
-    from policy_assistant.llm import _Cutter, _ThinkFilter
+    from policy_assistant.llm.streaming import Cutter as _Cutter, ThinkFilter as _ThinkFilter
 
     reply = ("<think>先想一想。</think>根据《要点》：\n- 加快建设公办幼儿园。[第12条]扩大供给。[第12条][第13条]\n"
              "1. More kindergartens will be built [第12条]. See No. 5 and e.g. item 3 [第3条].\n文件没有提到学费。")
@@ -306,14 +306,6 @@ def test_sentences_cut_alike_whatever_the_chunking(size):
         "More kindergartens will be built [第12条].", "See No. 5 and e.g. item 3 [第3条].", "文件没有提到学费。"]
     assert [(line, bullet) for _, line, bullet in out] == [(0, False), (1, True), (1, True), (2, True), (2, True),
                                                           (3, False)]
-
-
-def test_condense_is_optional_and_uses_the_history(llm, fake):
-    generator = llm._generators["llm"]
-    fake.script("高中今年有什么要求")
-    assert generator.condense("那高中呢？", []) is None and fake.requests == []
-    assert generator.condense("那高中呢？", ["学前教育今年有什么要求"]) == "高中今年有什么要求"
-    assert "学前教育今年有什么要求" in sent_text(fake) and "那高中呢？" in sent_text(fake)
 
 
 @pytest.mark.slow                     # a fresh process: ~10-20 s of imports and index loading
