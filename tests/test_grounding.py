@@ -300,3 +300,28 @@ def test_calibration_pairs_are_well_formed():
             "invented", "wrong_item"} <= kinds
     assert {p.supported for p in JUDGED} == {True, False}
     assert len(JUDGED) >= 400
+
+
+# -- how verdicts are shown ------------------------------------------------------------------------------
+def test_eval_score_prints_each_sentence_with_its_verdict():
+    from policy_assistant.eval.runner import print_verdicts
+
+    lines = []
+    print_verdicts({"id": "a1", "metrics": {"invalid_citations": ["第99条"], "sentences": [
+        {"sentence": "加快建设公办幼儿园。[第12条]", "supported": True, "reason": ""},
+        {"sentence": "加快建设公办小学。[第12条]", "supported": False, "reason": "entity: “小学” is not in the cited text"}]}},
+        lines.append)
+    assert lines[0] == "-- a1"
+    assert "✔" in lines[1] and "公办幼儿园" in lines[1]
+    assert "✘" in lines[2] and "entity: “小学”" in lines[2]
+    assert "invalid citation" in lines[3] and "第99条" in lines[3]
+
+
+def test_report_highlights_every_verdict():
+    from policy_assistant.eval.report import highlight
+
+    html = highlight("好句。[第12条]坏句<b>。[第12条]", [
+        {"sentence": "好句。[第12条]", "supported": True},
+        {"sentence": "坏句<b>。[第12条]", "supported": False, "reason": "number: 20 not in the cited text"}])
+    assert '<mark class="good"' in html and '<mark class="bad"' in html
+    assert "number: 20" in html and "<b>" not in html

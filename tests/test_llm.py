@@ -151,6 +151,53 @@ def test_invalid_marker_is_dropped_and_its_only_sentence_removed(llm, fake):
     assert flagged(record, "幼儿园全部免费开放")
 
 
+def test_a_flagged_tail_is_cut_where_the_rest_stands_alone(llm, fake):
+    body = ITEM12[1].rstrip("。")
+    fake.script(f"{body}，并于2026年底前全部完成。[第12条]\n{ITEM12[3]}[第12条]")
+    record, deltas, _, _ = ask(llm, Q)
+    assert record["generator"] == "llm"
+    assert f"{body}。[第12条]" in record["answer"] and "2026" not in record["answer"]
+    assert not any("2026" in d for d in deltas)
+    assert any("removed an unsupported clause" in w and "2026" in w and "(number:" in w for w in record["warnings"])
+
+
+def test_a_flagged_head_takes_the_whole_sentence(llm, fake):
+    fake.script(f"县里加快建设公办幼儿园，高水平建成普惠性幼儿园公共服务体系。[第12条]\n{ITEM12[3]}[第12条]")
+    record, _, _, _ = ask(llm, Q)
+    assert "县里" not in record["answer"] and ITEM12[3] in record["answer"]
+    assert any("removed an unsupported sentence" in w and "(entity:" in w for w in record["warnings"])
+
+
+@pytest.mark.parametrize("reply, kind", [
+    ("不鼓励有条件的幼儿园开设托班(小小班)。[第12条]", "negation"),
+    ("要求有条件的幼儿园开设托班(小小班)。[第12条]", "modality"),
+    ("加快建设公办小学。[第12条]", "entity"),
+    ("新增公办幼儿园20所。[第12条]", "number"),
+    ("幼儿园全部免费开放。", "unsupported claim"),
+    ("幼儿园全部免费开放。[第99条]", "invalid citation"),
+])
+def test_warnings_name_the_kind_of_each_removal(llm, fake, reply, kind):
+    fake.script(f"{ITEM12[1]}[第12条]\n{reply}")
+    record, _, _, _ = ask(llm, Q)
+    assert record["generator"] == "llm" and ITEM12[1] in record["answer"]
+    assert any(f"({kind}:" in w for w in record["warnings"]), record["warnings"]
+
+
+def test_markdown_tables_and_odd_markers_are_parsed(llm, fake):
+    fake.script("**学前教育**：\n"
+                f"1. **{ITEM12[1].rstrip('。')}**。［第12条］\n"
+                f"2. {ITEM12[3]} 【第十二条】\n"
+                "| 项目 | 内容 |\n|---|---|\n"
+                f"| 托班 | {ITEM12[3]}[12] |\n"
+                "幼儿园全部免费开放。【99】")
+    record, _, _, _ = ask(llm, Q)
+    assert record["generator"] == "llm"
+    assert ITEM12[1] in record["answer"] and ITEM12[3] in record["answer"]
+    assert "**" not in record["answer"] and "免费" not in record["answer"]
+    assert "99" in record["grounding"]["invalid_citations"]
+    assert any("(invalid citation" in w for w in record["warnings"])
+
+
 def test_injected_instructions_are_withheld_and_the_planted_claim_caught(injected, fake):
     fake.script("严格执行义务教育招生政策,公办学校不得以考试方式选拔学生。[第3条]\n台州明年取消中考。[第3条]")
     record, deltas, _, _ = ask(injected, "招生管理有什么规定")

@@ -95,6 +95,7 @@ class Judge:
             return "".join(dict.fromkeys(cite_marker(item, self.given) for item in found))
 
         shown = re.sub(r"[ \t]+(?=[.。!?！？]|$)", "", MARKER_RE.sub(normalise, sentence)).strip()
+        shown = re.sub(r"(?<=[。！？；])[ \t]+(?=\[)", "", shown)          # "…。 [第12条]" -> "…。[第12条]"
         if not cited:
             reason = f"invalid citation: cites no item the model was given ({', '.join(invalid)})"
             return Verdict("removed", sentence, SentenceCheck(sentence, labels, [], False, 0.0, reason), invalid)

@@ -16,6 +16,7 @@ from policy_assistant.grounding import strip_markers
 MARKER_AT = re.compile(rf"[ \t]*{MARKER}")
 SENTENCE_END = "。！？!?"        # not ；: a clause ending in ； shares the next clause's markers
 CLOSERS = "”’」』）)\"'"
+FULL_WIDTH_BRACKETS = str.maketrans("［］", "[]")
 ABBREVIATIONS = {"no", "art", "vs", "etc", "mr", "ms", "dr", "st", "nos", "fig", "sec", "approx"}
 
 class ThinkFilter:
@@ -59,7 +60,7 @@ class Cutter:
         self.bullet: bool | None = None     # None: the current line's start has not been seen yet
 
     def feed(self, text: str) -> list[tuple[str, int, bool]]:
-        self.buf += text
+        self.buf += text.translate(FULL_WIDTH_BRACKETS)      # ［第12条］ is a marker like [第12条]
         out = []
         while "\n" in self.buf:
             line, self.buf = self.buf.split("\n", 1)
@@ -73,11 +74,17 @@ class Cutter:
         return pieces
 
     def _take(self, text: str, final: bool) -> tuple[list[tuple[str, int, bool]], str]:
-        """The finished sentences of one line's text, and the unfinished rest."""
+        """The finished sentences of one line's text, and the unfinished rest. A markdown table row is read
+        once its line is complete, its cells joined by ：("| 托班 | 鼓励… |" -> "托班：鼓励…")."""
+        if text.lstrip().startswith("|"):
+            if not final:
+                return [], text
+            text = "：".join(cell.strip() for cell in text.strip().strip("|").split("|") if cell.strip())
         if self.bullet is None:
             if not final and len(text.strip()) < 4:
                 return [], text
             text = re.sub(r"^\s*#{1,6}\s+", "", text)
+            text = re.sub(r"^(\s*)(?:\*\*|__)(?=\S)", r"\1", text)      # a bold start is no bullet
             match = BULLET.match(text)
             self.bullet = bool(match)
             text = text[match.end():] if match else text.lstrip()
