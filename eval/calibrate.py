@@ -13,7 +13,7 @@ entity IDF threshold with the best agreement (ties: the middle of the widest int
 precision/recall of flagging (calling a sentence unsupported) on the TEST pairs only, overall and per kind,
 the share of true sentences flagged, and whether ``grounding.SUPPORT_THRESHOLD`` / ``grounding.ENTITY_IDF``
 are the chosen ones (exit 1 if not). English pairs (``kind: english``) are judged by
-``grounding.support_crosslingual`` with the real embedder and reported apart (``--english``).
+``grounding.support_crosslingual`` with the real embedder, not here: ``tests/test_llm.py`` checks them.
 
 This module changes nothing; set the thresholds by hand from its output.
 """
