@@ -102,7 +102,8 @@ REFERENCE = re.compile(rf"第\s*{_NUM}\s*(?:条|款|项|章|节|部分)")
 DISCOURSE = re.compile(rf"第\s*{_NUM}\s*(?:条|款|项|章|节|部分)|(?:根据|依据|按照)《[^》]*》"
                        r"|《[^》]*》(?:中|里)?(?:提出|指出|要求|明确|强调|规定|提到)|(?:该|本|这份|此)(?:文件|要点|通知|方案|办法|条目|条)"
                        r"|(?:文件|要点)(?:中|里|里面)?|根据|依据|按照|提出|指出|强调|表示|提到|写道|此外|另外|同时|其中"
-                       r"|具体来说|具体而言|总的来说|总之|首先|其次|再次|最后|方面|还有")
+                       r"|具体来说|具体而言|总的来说|总之|首先|其次|再次|最后|方面|还有"
+                       r"|(?:重点|主要|关键|核心)(?:是|在于|包括)")
 # THE list of refusal phrases: a sentence saying the documents do not cover (part of) the question makes no claim.
 REFUSAL = re.compile(r"^(?:该|本|这份)?(?:文件|要点|通知|方案|办法|文档|材料)(?:中|里|里面)?(?:并)?(?:没有|未|没)"
                      r"(?:提到|提及|涉及|找到|规定|说明|明确|写明|回答)|^(?:没有|未能?)找到"
@@ -217,8 +218,9 @@ def _same_kind(cited: str, label: str) -> bool:
 
 
 def support_text(item: Item) -> str:
-    """What a citation of ``item`` vouches for: the item's text under its document title and headings."""
-    return "\n".join(part for part in (item.title, *item.headings, item.text) if part)
+    """What a citation of ``item`` vouches for: the item's text under its document title, issuing office and
+    headings (an answer may say who issued it: "台州将…")."""
+    return "\n".join(part for part in (item.title, item.office, *item.headings, item.text) if part)
 
 
 # -- sentences ----------------------------------------------------------------------------------
@@ -406,7 +408,7 @@ FRAMING = re.compile(r"^[^：:]{0,40}?(?:包括|如下|以下几点|以下几个
                      r"[^：:]{0,12}[：:]\s*")
 ATTRIBUTION_LEAD = re.compile(r"^(?:(?:根据|依据|按照)《[^》]{1,80}》(?:的规定)?[，,]|(?:该|本|这份|此)?《?[^，。：:《》]{0,60}?"
                               r"(?:文件|条例|办法|规定|通知|方案|要点|法|解释|意见|决定)》?(?:中|里)?(?:还|也|进一步)?"
-                              r"(?:明确|规定|指出|提出|强调|要求)(?:了)?[，,：:])\s*")
+                              r"(?:明确|规定|指出|提出|强调|要求)(?:了)?(?:[，,：:]|(?=[\u4e00-\u9fff])))\s*")
 FRAME_LEAD = re.compile(r"^(?:\*\*[^*]{1,20}\*\*\s*[：:]?\s*|[^，。：:]{1,16}[：:]\s*(?=\S))")
 
 

@@ -175,6 +175,7 @@ class Report:
     test: dict
     test_by_kind: dict = field(default_factory=dict)
     test_by_doc: dict = field(default_factory=dict)
+    test_by_file: dict = field(default_factory=dict)
     docs: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)
     disagreements: list = field(default_factory=list)
@@ -192,6 +193,8 @@ def calibrate(directory: Path = PAIRS_DIR) -> Report:
                     docs={split: sorted({p.doc for p in pairs if p.split == split}) for split in ("fit", "test")})
     for kind in sorted({p.kind for p in test}):
         report.test_by_kind[kind] = flagging([p for p in test if p.kind == kind], threshold, entity)
+    for name in sorted({p.file for p in test}):
+        report.test_by_file[name] = flagging([p for p in test if p.file == name], threshold, entity)
     for doc in sorted({p.doc for p in test}):
         report.test_by_doc[doc] = flagging([p for p in test if p.doc == doc], threshold, entity)
     for kind in NOT_BIGRAM_KINDS:
@@ -220,6 +223,7 @@ def render(report: Report) -> str:
              f"{'':<30}{'pairs':>6}{'agree':>9}{'flag P':>9}{'flag R':>9}{'true fl.':>9}",
              row("fit (tuned on)", report.fit), row("TEST (held out)", report.test), "", "test, per kind:"]
     lines += [row("  " + kind, r) for kind, r in report.test_by_kind.items()]
+    lines += ["", "test, per file:"] + [row("  " + name, r) for name, r in report.test_by_file.items()]
     lines += ["", "test, per document:"] + [row("  " + doc, r) for doc, r in report.test_by_doc.items()]
     for kind, r in report.excluded.items():
         lines.append(f"excluded: {r['pairs']} '{kind}' pairs: {r['note']}")

@@ -83,7 +83,7 @@ def documents() -> list[tuple[str, str, list]]:
 
 
 def support_text(item) -> str:
-    return "\n".join(part for part in (item.title, *item.headings, item.text) if part)
+    return "\n".join(part for part in (item.title, item.office, *item.headings, item.text) if part)   # as grounding.support_text
 
 
 def sentences_of(text: str) -> list[str]:
