@@ -514,10 +514,22 @@ def _novel_entity(body: str, text: str) -> tuple[str, float]:
             continue
         if flag.startswith(PREDICATE_TAGS) or _covered(word, bare_text):
             continue
-        weight = idf.get(word, median)
+        weight = _uncovered_weight(word, bare_text, idf, median)
         if weight > best[1]:
             best = (word, weight)
     return best
+
+
+def _uncovered_weight(word: str, bare_text: str, idf: dict, median: float) -> float:
+    """The IDF of what ``word`` adds to ``text``: a compound weighs as its rarest part the text lacks
+    (政府部门 against "政府及其有关部门" weighs nothing; 书面形式 against "书面" weighs as 形式)."""
+    from policy_assistant.core.text import _get_jieba
+
+    parts = [part for part in _get_jieba().cut_for_search(word) if part != word and len(part) >= 2]
+    if not parts or "".join(dict.fromkeys(ch for part in parts for ch in part)) != "".join(dict.fromkeys(word)):
+        return idf.get(word, median)                   # not made of words: weighs as a whole
+    missing = [part for part in parts if not _covered(part, bare_text)]
+    return max((idf.get(part, median) for part in missing), default=0.0)
 
 
 def unbacked_titles(claim: str, text: str) -> list[str]:
