@@ -79,7 +79,7 @@ NEGATION = re.compile(r"(?:没有|不|未|无|非|勿)(?=[\u4e00-\u9fff])")
 # Words that start with a negation character but negate nothing.
 NOT_NEGATIONS = ("不断", "不仅", "不但", "不论", "不管", "无论", "非常", "未来", "不久", "不同", "无比")
 ADD_ONLY = ("要求", "支持")      # also nouns/plain verbs ("具体要求", "扶持"): only a sentence adding one is judged
-SHORT_FORMS = {"应当": ("应", "须"), "必须": ("须", "需", "应")}   # the one-character forms of a modal word
+SHORT_FORMS = {"应当": ("应", "须", "要"), "必须": ("须", "需", "应", "要")}   # the one-character forms of a modal word
 DROP_WINDOW = 4                     # characters after a modal word of the cited text that tie it to a sentence
 
 NUMBER_DIGITS = re.compile(r"\d+(?:\.\d+)?")
@@ -93,7 +93,8 @@ NOT_NUMBERS = re.compile(rf"(?<![{CN_NUMERALS}])(?:十分(?!钟)|" + "|".join(so
 # Bounds on a number: a sentence may not turn "不少于四名" into "四名" or "至多四名".
 BOUND_BEFORE = {"不低于": "min", "不少于": "min", "至少": "min", "最少": "min", "超过": "min", "高于": "min",
                 "多于": "min", "不超过": "max", "不高于": "max", "至多": "max", "最多": "max", "低于": "max",
-                "少于": "max", "不足": "max", "约": "about", "大约": "about"}
+                "少于": "max", "不足": "max", "约": "about", "大约": "about", "不得少于": "min", "不得低于": "min",
+                "不得超过": "max", "不得高于": "max", "不能少于": "min", "不能超过": "max"}
 BOUND_AFTER = re.compile(r"^(?:个百分点|个工作日|个月|小时|分钟|课时|学时|万元|亿元|平方米|公里|"
                          r"[个名所人元次年天日月周时分秒节项条家批倍克米岁级%])?(以上|以下|以内|左右)")
 BOUND_AFTER_KIND = {"以上": "min", "以下": "max", "以内": "max", "左右": "about"}
@@ -582,9 +583,14 @@ def bound_mismatch(claim: str, text: str) -> str:
 
 
 def _bound(text: str, start: int, end: int) -> str:
-    before = text[max(0, start - 3):start]
+    """min/max/about/'' for the number at text[start:end]: a bound word right before it, or before a verb of
+    up to four characters ("至少保存10年", "至少组织开展一次" bounds 10 as "不少于10年" does), or 以上/以下/左右 after it."""
+    before = text[max(0, start - 6):start]
     for word, kind in sorted(BOUND_BEFORE.items(), key=lambda kv: -len(kv[0])):
         if before.endswith(word):
+            return kind
+    for word, kind in sorted(BOUND_BEFORE.items(), key=lambda kv: -len(kv[0])):
+        if len(word) >= 2 and re.search(re.escape(word) + r"[\u4e00-\u9fff]{1,4}$", before):
             return kind
     if match := BOUND_AFTER.match(text[end:end + 8]):
         return BOUND_AFTER_KIND[match.group(1)]
