@@ -20,7 +20,7 @@ answers, so both judge alike. Deterministic and offline:
   compare by value: 十所 == 10所), with the same bound (不少于, 以上 …), and so does every 《title》 it names;
   (4) its negation and modal words (不, 不得, 禁止, 应当, 必须, 可以, 鼓励, 要求 …) agree with the cited text's,
   in both directions: a sentence may not add one ("不鼓励…", 鼓励 -> 要求) nor drop one that governs what it
-  repeats ("鼓励有条件的幼儿园开设托班" -> "有条件的幼儿园开设托班"); 应 stands for 应当. Both thresholds are
+  repeats ("鼓励有条件的幼儿园开设托班" -> "有条件的幼儿园开设托班"); 应, 须 and 要 stand for 应当. Both thresholds are
   fitted by ``python -m policy_assistant.eval.calibrate`` on the fit part of ``eval/calibration/`` and
   measured on its test part (other documents). Each reason starts with its kind: number, entity, negation,
   modality, unsupported claim;
