@@ -736,7 +736,7 @@ def check(answer: str, items: list[Item], fallback: Callable[[], list[Item]] | N
                 grounding.invalid_citations.append(label)
             cited.extend(item for item in found if item not in cited)
         if labels and not cited:
-            grounding.checks.append(SentenceCheck(sentence, labels, [], False, 0.0, "cites no real item"))
+            grounding.checks.append(SentenceCheck(sentence, labels, [], False, 0.0, "invalid citation: cites no real item"))
             continue
         if labels:
             pool = cited
@@ -746,7 +746,7 @@ def check(answer: str, items: list[Item], fallback: Callable[[], list[Item]] | N
             pool = fallback_items
         ok, score, reason = support(sentence, [support_text(item) for item in pool])
         if not labels and not pool:
-            reason = "cites no item"
+            reason = "unsupported claim: cites no item"
         grounding.checks.append(SentenceCheck(sentence, labels, cited, ok, score, reason))
     return grounding
 
