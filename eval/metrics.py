@@ -38,9 +38,6 @@ from policy_assistant import grounding
 from policy_assistant.core.model import Item
 from policy_assistant.core.text import fold_width
 
-REFUSAL_OPENINGS = ("文件中没有", "文件没有", "文件未", "没有找到", "未找到", "无法回答", "无法从文件", "文件里没有",
-                    "the document does not", "the documents do not", "the document doesn't", "i could not find",
-                    "i cannot find", "not mentioned", "no information")
 RATIO_METRICS = ("hit@1", "hit@3", "hit@5", "mrr", "gold_cited", "gold_recall", "gold_precision", "keyword_recall",
                  "citation_validity", "citation_recall", "citation_precision", "grounding", "verbatim",
                  "negative_rejection", "false_refusal")
@@ -71,7 +68,7 @@ def find_item(ref: dict, items: list[Item]) -> Item | None:
 def looks_refused(answer: str) -> bool:
     """For records that do not say: an answer with no markers that opens like a refusal."""
     text = fold_width(answer).lower()
-    return not grounding.parse_markers(answer) and (not text or text.startswith(REFUSAL_OPENINGS))
+    return not grounding.parse_markers(answer) and (not text or bool(grounding.REFUSAL.search(text)))
 
 
 # -- one question --------------------------------------------------------------------------------

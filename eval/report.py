@@ -3,8 +3,8 @@ no external assets) that people can look at rather than read.
 
 It shows the gates as bars against their thresholds, latency per stage, how the
 gold items ranked, why questions failed, the metrics per dataset, the support
-check's agreement with the hand-labelled pairs, and a per-question table with
-failures first, each answer's unsupported sentences highlighted with the reason.
+check's flag precision/recall on held-out labelled pairs, and a per-question table with
+failures first, each answer's sentences highlighted by verdict (flagged ones with the reason).
 Every piece of text from a dataset, an answer or a document is HTML-escaped.
 This module computes no metric; it draws what ``eval.runner`` hands it.
 """
@@ -33,7 +33,7 @@ th{background:#fafafa;position:sticky;top:0}
 tr.failed td:first-child{border-left:4px solid #c62828}tr.ok td:first-child{border-left:4px solid #2e7d32}
 .answer{white-space:pre-wrap;font-size:13px;margin:6px 0}
 mark.bad{background:#ffcdd2;text-decoration:underline wavy #c62828}
-mark.loose{background:#ffe0b2}
+mark.loose{background:#ffe0b2}mark.good{background:#e8f5e9}
 .miss{color:#c62828;text-decoration:line-through}.gold{font-weight:700;color:#1565c0}
 .small{font-size:12px;color:#616161}ul.f{margin:0;padding-left:16px;color:#c62828}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -225,7 +225,7 @@ def _calibration() -> str:
         report = calibrate()
     except Exception as exc:  # noqa: BLE001 - the report still renders without this section
         return f"<h2>Support check calibration</h2><p class=\"small\">not available: {escape(str(exc))}</p>"
-    kinds = list(report.by_kind.items())
+    kinds = list(report.test_by_kind.items())
     left, width, row = 120, 240, 22
     body = []
     for index, (kind, data) in enumerate(kinds):
@@ -236,14 +236,20 @@ def _calibration() -> str:
         body.append(f"<rect x=\"{left}\" y=\"{y + 2}\" width=\"{width * value:.1f}\" height=\"14\" "
                     f"fill=\"{GREEN if value >= 0.9 else AMBER if value >= 0.6 else RED}\"/>")
         body.append(f"<text x=\"{left + width + 6}\" y=\"{y + 13}\">{value:.0%} of {data['pairs']}</text>")
-    chart = _svg(left + width + 80, 20 + len(kinds) * row, body, "Agreement with the hand labels, per kind of pair.")
-    excluded = "".join(f"<li>{escape(kind)}: {row['pairs']} pairs excluded ({escape(row['note'])})</li>"
-                       for kind, row in report.excluded.items())
-    return (f"<h2>Support check calibration</h2><p>Threshold {report.threshold:.2f} "
-            f"(configured {report.configured:.2f}); agreement <b>{report.agreement:.1%}</b> on {report.pairs} "
-            f"hand-labelled Chinese sentence–item pairs, {report.loo_agreement:.1%} leave-one-out; bigram containment "
-            f"alone: {report.bigram_only['agreement']:.1%}. Run <code>python -m policy_assistant.eval.calibrate</code> for details.</p>"
-            f"<div class=\"charts\">{chart}</div><ul class=\"small\">{excluded}</ul>")
+    chart = _svg(left + width + 80, 20 + len(kinds) * row, body,
+                 "Agreement with the labels on the held-out documents, per kind of pair.")
+    test = report.test
+
+    def pct(value):
+        return "–" if value is None else f"{value:.1%}"
+
+    return (f"<h2>Support check calibration</h2><p>Fitted on {report.fit['pairs']} pairs of "
+            f"{len(report.docs['fit'])} documents (coverage threshold {report.threshold:.2f}, entity IDF "
+            f"{report.entity_idf:g}); on {test['pairs']} pairs of {len(report.docs['test'])} other documents: "
+            f"flag precision <b>{pct(test['flag_precision'])}</b>, recall <b>{pct(test['flag_recall'])}</b>, "
+            f"true sentences flagged {pct(test['true_flagged'])}. "
+            f"Run <code>python -m policy_assistant.eval.calibrate</code> for details.</p>"
+            f"<div class=\"charts\">{chart}</div>")
 
 
 def _question_table(records: list[dict]) -> str:
@@ -287,22 +293,22 @@ def _question_table(records: list[dict]) -> str:
 
 
 def highlight(answer: str, sentences: list[dict]) -> str:
-    """The answer, escaped, with its unsupported sentences marked and their reasons as tooltips."""
+    """The answer, escaped, with each checked sentence marked by its verdict: supported ones green, flagged
+    ones red with their reason after them and as a tooltip, loosely grounded ones amber."""
     out, cursor = [], 0
     for row in sentences:
         bad = not row.get("supported", True)
         loose = not bad and row.get("grounded") is False
-        if not (bad or loose):
-            continue
         start = answer.find(row["sentence"], cursor)
         if start < 0:
             continue
         end = start + len(row["sentence"])
-        reason = row.get("reason") if bad else row.get("grounding_reason", "")
+        reason = row.get("reason") if bad else row.get("grounding_reason", "") if loose else "supported"
+        css = "bad" if bad else "loose" if loose else "good"
         out.append(escape(answer[cursor:start]))
-        out.append(f"<mark class=\"{'bad' if bad else 'loose'}\" title=\"{escape(reason or '')}\">"
-                   f"{escape(answer[start:end])}</mark>"
-                   f"<span class=\"small\"> ⟵ {escape(reason or 'unsupported')}</span>")
+        out.append(f"<mark class=\"{css}\" title=\"{escape(reason or '')}\">{escape(answer[start:end])}</mark>")
+        if bad or loose:
+            out.append(f"<span class=\"small\"> ⟵ {escape(reason or 'unsupported')}</span>")
         cursor = end
     out.append(escape(answer[cursor:]))
     return "".join(out)

@@ -174,10 +174,27 @@ def score_answers(paths: list[Path], settings: Settings, out: Path | None = None
     else:
         for row in scored:
             print(json.dumps(row, ensure_ascii=False), file=sys.stdout)
+    for row in scored:
+        print_verdicts(row, echo)
     summary = aggregate(rows)
     print_table({k: v for k, v in summary.items() if v is not None}, [], echo)
     echo(f"scored {len(scored)} answers" + (f"; written to {out}" if out else ""))
     return 0
+
+
+def print_verdicts(record: dict, echo=print) -> None:
+    """One answer's sentences, each with its verdict and, when flagged, the reason (kind first)."""
+    name = record.get("id") or record.get("question") or "answer"
+    echo(f"-- {name}")
+    sentences = record.get("metrics", {}).get("sentences") or []
+    if not sentences:
+        echo("   (no claim to check)")
+    for row in sentences:
+        mark = "✔ supported  " if row.get("supported") else "✘ FLAGGED    "
+        reason = f"   ⟵ {row['reason']}" if not row.get("supported") and row.get("reason") else ""
+        echo(f"   {mark}{row['sentence']}{reason}")
+    for label in record.get("metrics", {}).get("invalid_citations") or []:
+        echo(f"   ✘ invalid citation: [{label}] names no item")
 
 
 def _stderr(message: str) -> None:

@@ -101,7 +101,7 @@ def flagged(record, sentence_part: str) -> bool:
 def test_grounded_answer_streams_checked_sentences(llm, fake):
     fake.script(GROUNDED)
     record, deltas, _, _ = ask(llm, Q)
-    assert record["generator"] == "llm" and record["warnings"] == []
+    assert record["generator"] == "llm" and record["warnings"] == [], record["warnings"]
     assert "".join(deltas) == record["answer"]
     assert ITEM12[1] in record["answer"] and ITEM12[3] in record["answer"]
     assert record["answer"].count("[第12条]") == 2
@@ -149,6 +149,53 @@ def test_invalid_marker_is_dropped_and_its_only_sentence_removed(llm, fake):
     assert "第99条" in record["grounding"]["invalid_citations"]
     assert any("第99条" in w for w in record["warnings"])
     assert flagged(record, "幼儿园全部免费开放")
+
+
+def test_a_flagged_tail_is_cut_where_the_rest_stands_alone(llm, fake):
+    body = ITEM12[1].rstrip("。")
+    fake.script(f"{body}，并于2026年底前全部完成。[第12条]\n{ITEM12[3]}[第12条]")
+    record, deltas, _, _ = ask(llm, Q)
+    assert record["generator"] == "llm"
+    assert f"{body}。[第12条]" in record["answer"] and "2026" not in record["answer"]
+    assert not any("2026" in d for d in deltas)
+    assert any("removed an unsupported clause" in w and "2026" in w and "(number:" in w for w in record["warnings"])
+
+
+def test_a_flagged_head_takes_the_whole_sentence(llm, fake):
+    fake.script(f"县里加快建设公办幼儿园，高水平建成普惠性幼儿园公共服务体系。[第12条]\n{ITEM12[3]}[第12条]")
+    record, _, _, _ = ask(llm, Q)
+    assert "县里" not in record["answer"] and ITEM12[3] in record["answer"]
+    assert any("removed an unsupported sentence" in w and "(entity:" in w for w in record["warnings"])
+
+
+@pytest.mark.parametrize("reply, kind", [
+    ("不鼓励有条件的幼儿园开设托班(小小班)。[第12条]", "negation"),
+    ("要求有条件的幼儿园开设托班(小小班)。[第12条]", "modality"),
+    ("加快建设公办小学。[第12条]", "entity"),
+    ("新增公办幼儿园20所。[第12条]", "number"),
+    ("幼儿园全部免费开放。", "unsupported claim"),
+    ("幼儿园全部免费开放。[第99条]", "invalid citation"),
+])
+def test_warnings_name_the_kind_of_each_removal(llm, fake, reply, kind):
+    fake.script(f"{ITEM12[1]}[第12条]\n{reply}")
+    record, _, _, _ = ask(llm, Q)
+    assert record["generator"] == "llm" and ITEM12[1] in record["answer"]
+    assert any(f"({kind}:" in w for w in record["warnings"]), record["warnings"]
+
+
+def test_markdown_tables_and_odd_markers_are_parsed(llm, fake):
+    fake.script("**学前教育**：\n"
+                f"1. **{ITEM12[1].rstrip('。')}**。［第12条］\n"
+                f"2. {ITEM12[3]} 【第十二条】\n"
+                "| 项目 | 内容 |\n|---|---|\n"
+                f"| 托班 | {ITEM12[3]}[12] |\n"
+                "幼儿园全部免费开放。【99】")
+    record, _, _, _ = ask(llm, Q)
+    assert record["generator"] == "llm"
+    assert ITEM12[1] in record["answer"] and ITEM12[3] in record["answer"]
+    assert "**" not in record["answer"] and "免费" not in record["answer"]
+    assert "99" in record["grounding"]["invalid_citations"]
+    assert any("(invalid citation" in w for w in record["warnings"])
 
 
 def test_injected_instructions_are_withheld_and_the_planted_claim_caught(injected, fake):
@@ -276,7 +323,7 @@ def test_english_question_gets_an_english_answer_with_markers(llm, fake):
 
 
 def test_crosslingual_check_on_the_calibration_pairs(llm):
-    from policy_assistant.llm import support_crosslingual
+    from policy_assistant.grounding import support_crosslingual
 
     items = {item.item: item for item in llm.corpus().items}
     pairs = [json.loads(line) for line in
@@ -293,7 +340,7 @@ def test_crosslingual_check_on_the_calibration_pairs(llm):
 # -- pieces -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [1, 3, 7, 1000])
 def test_sentences_cut_alike_whatever_the_chunking(size):
-    from policy_assistant.llm import _Cutter, _ThinkFilter
+    from policy_assistant.llm.streaming import Cutter as _Cutter, ThinkFilter as _ThinkFilter
 
     reply = ("<think>先想一想。</think>根据《要点》：\n- 加快建设公办幼儿园。[第12条]扩大供给。[第12条][第13条]\n"
              "1. More kindergartens will be built [第12条]. See No. 5 and e.g. item 3 [第3条].\n文件没有提到学费。")
@@ -306,14 +353,6 @@ def test_sentences_cut_alike_whatever_the_chunking(size):
         "More kindergartens will be built [第12条].", "See No. 5 and e.g. item 3 [第3条].", "文件没有提到学费。"]
     assert [(line, bullet) for _, line, bullet in out] == [(0, False), (1, True), (1, True), (2, True), (2, True),
                                                           (3, False)]
-
-
-def test_condense_is_optional_and_uses_the_history(llm, fake):
-    generator = llm._generators["llm"]
-    fake.script("高中今年有什么要求")
-    assert generator.condense("那高中呢？", []) is None and fake.requests == []
-    assert generator.condense("那高中呢？", ["学前教育今年有什么要求"]) == "高中今年有什么要求"
-    assert "学前教育今年有什么要求" in sent_text(fake) and "那高中呢？" in sent_text(fake)
 
 
 @pytest.mark.slow                     # a fresh process: ~10-20 s of imports and index loading
