@@ -13,7 +13,7 @@ def run(*args, env=None, index_dir=None):
     environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     if index_dir is not None:
         environment["POLICY_INDEX_DIR"] = str(index_dir)
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "policy_assistant", *args], capture_output=True, text=True,
                           env=environment, timeout=300, cwd=REPO)
 
 

@@ -151,7 +151,7 @@ def test_a_build_killed_midway_leaves_the_previous_index_answering(settings, fol
     for n in range(6):
         (big / f"copy-{n}.txt").write_text(text.replace("2025年教育工作要点", f"第{n}号教育工作要点"), encoding="utf-8")
     env = {**os.environ, "POLICY_INDEX_DIR": str(settings.index_dir), "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "assistant", "index", "build", str(big)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "policy_assistant", "index", "build", str(big)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and "embedding items" not in (line := process.stderr.readline()):

@@ -360,7 +360,7 @@ def test_cli_exits_0_with_a_warning_when_the_llm_fails(built_index, fake):
     fake.script(Reply(status=503))
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
     env.update(POLICY_LLM_BASE_URL=fake.base_url, POLICY_LLM_TIMEOUT=str(TIMEOUT), HF_HUB_OFFLINE="1")
-    done = subprocess.run([sys.executable, "-m", "assistant", "ask", Q, "--json", "--generator", "llm",
+    done = subprocess.run([sys.executable, "-m", "policy_assistant", "ask", Q, "--json", "--generator", "llm",
                            "--index-dir", str(built_index.index_dir)],
                           capture_output=True, text=True, env=env, timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr

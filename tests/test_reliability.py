@@ -22,7 +22,7 @@ GOOD = "关于加强校园安全的通知\n一、加强门卫管理。学校应�
 
 def cli(*args, index_dir, stdin=None):
     env = {**os.environ, "PYTHONPATH": str(REPO), "POLICY_INDEX_DIR": str(index_dir)}
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "policy_assistant", *args], capture_output=True, text=True, env=env,
                           timeout=300, cwd=REPO, input=stdin)
 
 
