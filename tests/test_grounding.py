@@ -275,3 +275,18 @@ def test_calibration_pairs_are_well_formed():
     assert {"verbatim", "paraphrase", "partial", "changed_number", "negation", "modality", "wrong_item",
             "made_up"} <= kinds
     assert {p.supported for p in JUDGED} == {True, False}
+
+
+# -- answer layouts: one marker per item (issue 18) ------------------------------------------------
+def test_sentences_before_a_marker_on_their_line_cite_it():
+    text = "根据《要点》：\n实施学前教育高标准普惠提质行动。扩大优质资源供给。[第12条]\n- 甲。乙。[第13条]"
+    assert grounding.claims(text) == [("实施学前教育高标准普惠提质行动。", ["第12条"]), ("扩大优质资源供给。[第12条]", ["第12条"]),
+                                      ("甲。", ["第13条"]), ("乙。[第13条]", ["第13条"])]
+
+
+def test_nested_list_lines_cite_the_item_they_are_nested_under():
+    text = ("《要点》第五部分“优享”（共2条）：\n- 甲行动。[第11条]\n  - 甲一。\n  - 甲二。\n- 乙行动。[第12条]\n"
+            "  - 乙一。\n    - 乙一之一。\n说明一句。")
+    assert grounding.claims(text) == [("甲行动。[第11条]", ["第11条"]), ("甲一。", ["第11条"]), ("甲二。", ["第11条"]),
+                                      ("乙行动。[第12条]", ["第12条"]), ("乙一。", ["第12条"]), ("乙一之一。", ["第12条"]),
+                                      ("说明一句。", [])]
