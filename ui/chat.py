@@ -26,7 +26,6 @@ import sys
 import traceback
 
 import gradio as gr
-from starlette.responses import Response
 
 from policy_assistant.core.errors import AssistantError, BadInput, IndexUnusable
 from policy_assistant.language import detect_language
@@ -268,18 +267,42 @@ def mount_chat(app, assistant, settings: Settings):
 
 def page_language(app, html_lang: str) -> None:
     """Put ``LANGUAGE_JS`` first in the chat page's <head> (Gradio's ``head=`` comes too late for it)."""
-    script = LANGUAGE_JS.replace("$html_lang", html_lang).encode()
+    app.add_middleware(PageLanguage, script=LANGUAGE_JS.replace("$html_lang", html_lang).encode(),
+                       html_lang=html_lang)
 
-    @app.middleware("http")
-    async def chat_page_language(request, call_next):
-        response = await call_next(request)
-        if request.method != "GET" or request.url.path != "/" or \
-                not response.headers.get("content-type", "").startswith("text/html"):
-            return response
-        body = b"".join([chunk async for chunk in response.body_iterator])
-        body = body.replace(b'<html lang="en"', f'<html lang="{html_lang}"'.encode(), 1).replace(b"<head>", b"<head>" + script, 1)
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        return Response(body, status_code=response.status_code, headers=headers)
+
+class PageLanguage:
+    """ASGI middleware: rewrites only the HTML of ``GET /``; every other request passes through untouched."""
+
+    def __init__(self, app, script: bytes, html_lang: str):
+        self.app, self.script, self.html_lang = app, script, html_lang.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/":
+            return await self.app(scope, receive, send)
+        start: dict = {}
+        body: list[bytes] = []
+
+        async def rewrite(message):
+            if message["type"] == "http.response.start":
+                headers = dict(message.get("headers") or [])
+                if not headers.get(b"content-type", b"").startswith(b"text/html"):
+                    start["pass"] = True
+                    return await send(message)
+                start.update(message)
+                return None
+            if start.get("pass") or message["type"] != "http.response.body":
+                return await send(message)
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return None
+            page = b"".join(body).replace(b'<html lang="en"', b'<html lang="' + self.html_lang + b'"', 1)
+            page = page.replace(b"<head>", b"<head>" + self.script, 1)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": headers + [(b"content-length", str(len(page)).encode())]})
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, rewrite)
 
 
 def parse_users(spec: str) -> list[tuple[str, str]]:
