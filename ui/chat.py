@@ -42,8 +42,7 @@ ALL_DOCS = ""
 UI_TEXT = {
     "zh": {"title": "政策文件问答",
            "intro": "依据政策文件原文作答，标注条目编号；点击 **[第N条]** 展开全文，文件中没有的会明确告知，可继续追问。",
-           "examples": ["学前教育今年有什么要求", "第五部分有哪些", "第12条是什么",
-                        "What does the plan say about preschool education?"],
+           "examples": ["学前教育今年有什么要求", "第五部分有哪些", "第12条是什么", "特殊教育有什么安排"],
            "examples_label": "示例问题", "placeholder": "输入问题，按回车发送", "send": "发送", "question": "问题",
            "chat_placeholder": "请在下方输入问题，或点击示例问题。", "doc": "文件 / 年度", "all_docs": "全部文件",
            "empty": "请先输入问题。", "too_long": "问题太长（{n} 字），请缩短到 {limit} 字以内。",
