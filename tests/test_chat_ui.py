@@ -436,3 +436,16 @@ def test_browser_phone_layout(browser, contexts, url, width):
     assert not overlap, "the chat's clear button overlaps the first message"
     shoot(page, f"phone-{width}.png")
     assert outside == []
+
+
+@pytest.mark.network
+def test_policy_ui_lang_switches_the_interface(built_index, assistant):
+    with running(built_index.with_(ui_lang="en"), assistant) as base:
+        page = httpx.get(f"{base}/", timeout=10).text
+        assert re.search(r'<html\s+lang="en"', page)
+        assert "var lang = 'en'" in page.split("</head>")[0]
+        config = httpx.get(f"{base}/config", timeout=10).json()
+        assert config["title"] == "Policy documents Q&A"
+    with running(built_index, assistant) as base:                 # the default: Chinese, set before Gradio starts
+        head = httpx.get(f"{base}/", timeout=10).text.split("</head>")[0]
+        assert re.search(r'<html\s+lang="zh-CN"', head) and head.index("var lang = 'zh-CN'") < head.index("<script type=\"module\"")

@@ -22,6 +22,7 @@ beyond the per-session map of answer records used for feedback.
 """
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 
@@ -270,6 +271,9 @@ def page_language(app, html_lang: str) -> None:
                        html_lang=html_lang)
 
 
+HTML_LANG = re.compile(rb'<html(\s+)lang="[^"]*"')
+
+
 class PageLanguage:
     """ASGI middleware: rewrites only the HTML of ``GET /``; every other request passes through untouched."""
 
@@ -295,7 +299,7 @@ class PageLanguage:
             body.append(message.get("body", b""))
             if message.get("more_body"):
                 return None
-            page = b"".join(body).replace(b'<html lang="en"', b'<html lang="' + self.html_lang + b'"', 1)
+            page = HTML_LANG.sub(b'<html\\1lang="' + self.html_lang + b'"', b"".join(body), count=1)
             page = page.replace(b"<head>", b"<head>" + self.script, 1)
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
             await send({**start, "headers": headers + [(b"content-length", str(len(page)).encode())]})
