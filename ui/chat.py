@@ -62,7 +62,6 @@ UI_TEXT = {
            "failed": "This question cannot be answered right now; please rephrase it or try again later.",
            "login": "Please log in to use the policy assistant.", "html_lang": "en"},
 }
-TITLE, INTRO, EXAMPLES = UI_TEXT["zh"]["title"], UI_TEXT["zh"]["intro"], UI_TEXT["zh"]["examples"]
 
 # Gradio's own labels that its Chinese translation lacks (it shows them in English otherwise).
 GRADIO_LABELS = {"zh-CN": {"chatbot.copy_message": "复制消息", "chatbot.copied_message": "已复制",
