@@ -15,10 +15,13 @@ export ANONYMIZED_TELEMETRY = False
 .PHONY: setup setup-dev ask chat serve test test-fast eval bench calibrate clean
 
 $(VENV)/.core: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e .
-	touch $@
+	@echo "setup: creating $(VENV) and installing the dependencies (first run only: about a minute)…"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@echo "setup: installing policy-assistant and its dependencies into $(VENV)…"
+	@$(PIP) install -q --progress-bar off -e .
+	@echo "setup: done"
+	@touch $@
 
 # torch first, pinned to the CPU build: otherwise sentence-transformers pulls a CUDA build of several GB.
 $(VENV)/.dev: $(VENV)/.core
@@ -32,8 +35,9 @@ setup-dev: $(VENV)/.dev
 ask: setup                     ## make ask Q=学前教育今年有什么要求
 	$(CLI) ask "$(Q)"
 
-chat serve: setup              ## the Gradio chat and HTTP API on http://$(HOST):$(PORT)
-	$(CLI) serve --host $(HOST) --port $(PORT)
+chat serve: setup              ## the Gradio chat and HTTP API on http://$(HOST):$(PORT) (make chat PORT=8080 HOST=0.0.0.0)
+	@echo "chat: starting on http://$(HOST):$(PORT)/ (the first start indexes the bundled corpus); Ctrl+C stops it"
+	@$(CLI) serve --host $(HOST) --port $(PORT)
 
 test: setup-dev                ## the whole suite; pytest's exit 5 (nothing collected, e.g. a -k filter) is reported, not a failure
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; rc=0; fi; exit $$rc

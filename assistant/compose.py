@@ -1,15 +1,19 @@
 """The extractive generator: answers made only of the items' own sentences.
 
-Every sentence of an answer is quoted verbatim from an item and carries that
-item's marker ([第12条] for "12." style items, the document's own label
-otherwise), so grounding is 1.0 by construction. The answer opens with the
-document and year it draws on, lists several points as a list, adds a secondary
-item only when it covers question words the first one does not, and puts an
-English frame around the quoted Chinese for English questions. An answer that
-draws on a document not in force opens with a notice that says so, quotes the
-fact and names the document in force (``with_validity_notice``, also applied by
-the engine to the LLM's answers); "这个文件还有效吗" is answered from the status.
-All framing text comes from ``prompts/``. It does not retrieve and calls no model.
+Every sentence of an answer is quoted verbatim from an item, so grounding is
+1.0 by construction. Consecutive sentences from one item share one marker
+([第12条] for "12." style items, the document's own label otherwise) at the end
+of their run: one line per item ("A。B。[第12条]"), or, in a section listing, the
+item's heading sentence with its marker and the item's other sentences as a
+nested list under it. ``grounding.claims`` reads both layouts back as one cited
+item per sentence. The answer opens with the document and year it draws on,
+lists several items as a list, adds a secondary item only when it covers
+question words the first one does not, and puts an English frame around the
+quoted Chinese for English questions. An answer that draws on a document not in
+force opens with a notice that says so, quotes the fact and names the document in
+force (``with_validity_notice``, also applied by the engine to the LLM's answers);
+"这个文件还有效吗" is answered from the status. All framing text comes from
+``prompts/``. It does not retrieve and calls no model.
 """
 from __future__ import annotations
 
@@ -72,15 +76,16 @@ class ExtractiveGenerator:
     def _lookup_answer(self, query: Query, hits: list[Hit], lang: str) -> Answer:
         items = [hit.item for hit in hits]
         if query.section_number is not None:
-            lines = [render("section_intro", lang, title=items[0].title, section=items[0].section, count=len(items))]
+            part, heading = section_parts(items[0], lang)
+            lines = [render("section_intro", lang, title=items[0].title, part=part, heading=heading, count=len(items))]
             whole = len(items) <= SECTION_IN_FULL           # a short section is quoted whole, a long one by headings
             for item in items:
                 first, *rest = _sentences(item)
-                lines.append(f"- {first}{marker(item, items)}")
-                lines += [f"  - {sentence}{marker(item, items)}" for sentence in rest] if whole else []
+                lines.append(f"- {first}{marker(item, items)}")             # one marker per item ...
+                lines += [f"  - {sentence}" for sentence in rest] if whole else []   # ... its sentences nested
         else:
             lines = [intro(items, lang)]
-            lines += [f"- {sentence}{marker(item, items)}" for item in items for sentence in _sentences(item)]
+            lines += [f"- {run(_sentences(item), item, items)}" for item in items]
         return Answer(text="\n".join(lines), cited=items, generator=self.name)
 
     def _compare_answer(self, newer: Item, older: Item, lang: str) -> Answer:
@@ -114,7 +119,7 @@ class ExtractiveGenerator:
                 covered.update(new_words)
                 chosen.append((hit.item, pick_sentences(hit.item, " ".join(new_words), new_words, limit=2)))
         items = [item for item, _ in chosen]
-        points = [f"{sentence}{marker(item, items)}" for item, sentences in chosen for sentence in sentences]
+        points = [run(sentences, item, items) for item, sentences in chosen]
         head = intro(items, lang)
         text = "\n".join([head, points[0]] if len(points) == 1 else [head] + [f"- {p}" for p in points])
         return Answer(text=text, cited=items, generator=self.name)
@@ -208,6 +213,21 @@ def intro(items: list[Item], lang: str) -> str:
         source = ", ".join(x for x in (first[1] and "issued by " + first[1], first[2] or str(first[3] or "")) if x) \
             or "the original text"
     return render("answer_intro", lang, title=title, source=source)
+
+
+def run(sentences: list[str], item: Item, cited: list[Item]) -> str:
+    """Consecutive sentences of one item on one line, its marker once at the end."""
+    return "".join(sentences) + marker(item, cited)
+
+
+def section_parts(item: Item, lang: str = "zh") -> tuple[str, str]:
+    """("第五部分", "聚力推进公共服务优享") for an item under "五、聚力推进公共服务优享" (in English the
+    label alone, "五"); a label that already says what it is ("第三章") is kept as printed."""
+    label = item.path[0] if item.path else ""
+    section = item.section or label
+    heading = section[len(label):].lstrip("、.．:：　 ") if label and section.startswith(label) else section
+    part = label if label.startswith("第") or lang != "zh" else f"第{label}部分"
+    return part, heading or section
 
 
 def marker(item: Item, cited: list[Item]) -> str:

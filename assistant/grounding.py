@@ -4,8 +4,10 @@ Used by the assistant on every answer and by the eval suite on any system's
 answers, so both judge alike. Deterministic and offline:
 
 - sentences are split on 。！？；, newlines and list bullets (``assistant.text``); a
-  clause that ends in ；/; with no marker of its own takes the markers of the next
-  clause on its line (``A；B。[第12条]`` cites item 12 for A and B);
+  sentence with no marker of its own takes the markers of the next sentence on its
+  line that has one (``A。B。[第12条]`` and ``A；B。[第12条]`` cite item 12 for A and B),
+  and a nested list line with no marker takes those of the list line it is nested
+  under (``- A。[第12条]`` then ``  - B。`` cites item 12 for B);
 - citation markers are parsed in every form the assistant emits, plus [第十二条],
   [12], 【第12条】, [第12、13条], [第12-14条], [12, 13], [Item 12] and a 《title》
   prefix naming the document;
@@ -228,19 +230,31 @@ def support_text(item: Item) -> str:
 def claims(answer: str) -> list[tuple[str, list[str]]]:
     """The answer's sentences that make a claim, each with the labels it cites (frames left out)."""
     out: list[tuple[str, list[str]]] = []
+    parents: list[tuple[int, list[str]]] = []                    # (indent, markers) of the enclosing list lines
     for line in (answer or "").splitlines():
         sentences = [(sentence, parse_markers(sentence)) for sentence in _split_line(line)]
         carried: list[str] = []
-        for index in range(len(sentences) - 1, -1, -1):          # a bare clause ending in ； takes the next markers
+        for index in range(len(sentences) - 1, -1, -1):          # a bare sentence takes the next markers on its line
             sentence, labels = sentences[index]
             if labels:
                 carried = labels
-            elif carried and strip_markers(sentence).endswith(("；", ";")):
+            elif carried:
                 sentences[index] = (sentence, list(carried))
-            else:
-                carried = []
+        bullet = LIST_LINE.match(line)
+        if bullet and sentences:
+            indent = len(bullet.group(1).expandtabs(4))
+            while parents and parents[-1][0] >= indent:
+                parents.pop()
+            if indent and parents and not any(labels for _, labels in sentences):   # nested: the parent's markers
+                sentences = [(sentence, list(parents[-1][1])) for sentence, _ in sentences]
+            parents.append((indent, sentences[-1][1]))
+        elif line.strip():
+            parents = []
         out += [(sentence, labels) for sentence, labels in sentences if not is_frame(sentence)]
     return out
+
+
+LIST_LINE = re.compile(r"^([ \t]*)(?:[-*•·]|\d+[.、)]|[（(]\d+[）)])\s")
 
 
 def _split_line(line: str) -> list[str]:

@@ -81,7 +81,7 @@ class LlamaIndexDefault:
 
     name = "llamaindex-default"
 
-    def __init__(self, corpus, embedder, top_k: int = DEPTH):
+    def __init__(self, corpus, embedder, top_k: int = DEPTH, files: dict[str, str] | None = None):
         from llama_index.core import Document, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
@@ -95,7 +95,7 @@ class LlamaIndexDefault:
         documents = []
         for doc in corpus.docs:
             items = [item for item in corpus.items if item.doc == doc]
-            text = load_document(Path(items[0].source)).text
+            text = load_document(Path((files or {}).get(doc) or items[0].source)).text   # files: doc -> path read
             self.texts[doc] = text
             self.spans[doc] = self._item_spans(text, items)
             documents.append(Document(text=text, id_=doc))

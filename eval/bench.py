@@ -211,7 +211,8 @@ def section_quality(settings: Settings, plan: Plan, lines: list[dict], result: d
 
     baselines = [BM25Only(corpus), DenseOnly(corpus, assistant.store, assistant.embedder)]
     try:
-        llama = LlamaIndexDefault(corpus, assistant.embedder)
+        files = {entry["doc"]: path for path, entry in assistant.store.state().manifest.items()}  # sources are relative
+        llama = LlamaIndexDefault(corpus, assistant.embedder, files=files)
         baselines.append(llama)
         result["llamaindex"] = {"chunks": llama.chunks, "mean_chunk_chars": llama.chunk_chars,
                                 "mean_items_per_chunk": llama.items_per_chunk, "build_s": round(llama.build_s, 2),

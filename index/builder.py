@@ -54,7 +54,9 @@ class BuildReport:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
-        parts = [f"{self.items} items from {len(self.added) + len(self.updated) + len(self.unchanged)} documents",
+        documents = len(self.added) + len(self.updated) + len(self.unchanged)
+        parts = [f"{self.items} item{'s' if self.items != 1 else ''} from {documents} "
+                 f"document{'s' if documents != 1 else ''}",
                  f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.unchanged)} unchanged",
                  f"{len(self.removed)} removed"]
         if self.failed:
@@ -80,6 +82,15 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[str], list[tuple[
             failed.append((str(path), f"unsupported file type {path.suffix or '(none)'}; "
                                       f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"))
     return list(dict.fromkeys(files)), skipped, failed
+
+
+def public_source(path: Path, folders: list[Path]) -> str:
+    """What citations name as the source: the path relative to the indexed folder it was found in, or
+    the file name; never an absolute server path."""
+    for folder in folders:
+        if path.is_relative_to(folder):
+            return path.relative_to(folder).as_posix()
+    return path.name
 
 
 def _hidden(relative: Path) -> bool:
@@ -108,6 +119,7 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
     files, skipped, failed = collect_files(list(paths) if paths else [BUNDLED_CORPUS])
     sidecars = validity.find_sidecars(list(paths) if paths else [BUNDLED_CORPUS], files)
     failed = [(path, reason) for path, reason in failed if not validity.is_sidecar(Path(path))]
+    folders = [p.resolve() for p in (paths or [BUNDLED_CORPUS]) if p.is_dir()]
     report = BuildReport(skipped=skipped, failed=failed)
     for notice in skipped:
         notify(f"skipped (unsupported type): {notice}")
@@ -145,6 +157,7 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
                 taken_docs.add(doc_id)
                 document = load_document(path)
                 document.doc = doc_id
+                document.source = public_source(path, folders)
                 items = chunk_document(document)
                 if not items:
                     raise BadInput(f"{path}: no text found to index")
@@ -215,7 +228,7 @@ def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, 
     from tqdm import tqdm
 
     with tqdm(total=len(items), desc="embedding items", unit="item", delay=1.0, disable=not progress,
-              leave=False) as bar:
+              leave=True) as bar:                 # leave: the bar ends its line, the next message starts a new one
         for start in range(0, len(items), EMBED_BATCH):
             batch = items[start:start + EMBED_BATCH]
             vectors = embedder.embed_passages([item.embedding_text() for item in batch])

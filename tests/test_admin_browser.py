@@ -32,7 +32,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 QUESTION = "校车有什么要求"
-DISLIKE = 'button[aria-label="Dislike"], button[aria-label="踩"]'      # Gradio's label, English or zh-CN
+DISLIKE = 'button[aria-label="没帮助"]'      # the page's own Chinese label for Gradio's 👎
 
 pytestmark = pytest.mark.slow
 

@@ -149,6 +149,75 @@ def test_openapi_docs(url):
     assert {"/api/ask", "/v1/chat/completions", "/v1/models", "/healthz"} <= set(spec["paths"])
 
 
+def test_docs_assets_are_served_by_the_server_itself(url):
+    page = httpx.get(f"{url}/docs", timeout=10).text
+    assets = [part.split('"')[0] for part in page.split('src="')[1:] + page.split('href="')[1:]]
+    assert assets and all(asset.startswith("/") for asset in assets), assets        # nothing from a CDN
+    for asset in assets:
+        assert httpx.get(f"{url}{asset}", timeout=10).status_code == 200, asset
+
+
+# ------------------------------------------------------------------------------------- API hygiene (issue 18)
+def test_no_response_names_an_absolute_server_path(url, built_index):
+    from policy_assistant.index.builder import BUNDLED_CORPUS
+
+    server_paths = [str(built_index.index_dir.resolve()), str(BUNDLED_CORPUS), str(REPO)]
+    responses = [ask(url, {"question": "学前教育今年有什么要求"}), ask(url, {"question": "第五部分有哪些"}),
+                 ask(url, {"question": "火星移民政策是什么"}), httpx.get(f"{url}/healthz", timeout=10),
+                 httpx.get(f"{url}/v1/models", timeout=10), httpx.get(f"{url}/openapi.json", timeout=10),
+                 httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
+                     "model": "policy-assistant", "messages": [{"role": "user", "content": "第12条是什么"}]}),
+                 httpx.post(f"{url}/v1/chat/completions", timeout=30, json={
+                     "model": "policy-assistant", "stream": True, "messages": [{"role": "user", "content": "第12条是什么"}]}),
+                 httpx.post(f"{url}/api/ask", json={"question": " "}, timeout=10)]
+    for response in responses:
+        text = json.dumps(response.json(), ensure_ascii=False) if "json" in response.headers["content-type"] \
+            else response.text
+        assert not any(path in text for path in server_paths), (response.url, text[:300])
+        assert '"/tmp/' not in text and '"/home/' not in text and '"/root/' not in text, response.url
+    sources = {c["source"] for c in responses[1].json()["citations"]}
+    assert sources == {"taizhou-2025-education-work-points.txt"}
+
+
+def test_old_indexes_get_relative_sources_at_the_boundary():
+    from policy_assistant.ui.api import public_record
+
+    record = {"answer": "…", "citations": [{"item": "12", "source": "/srv/policies/2025/a.txt"},
+                                           {"item": "13", "source": "C:\\policies\\b.docx"},
+                                           {"item": "14", "source": "2025/c.txt"}]}
+    assert [c["source"] for c in public_record(record)["citations"]] == ["a.txt", "b.docx", "2025/c.txt"]
+
+
+def test_chat_completions_fill_usage_in_characters(url):
+    messages = [{"role": "user", "content": "学前教育今年有什么要求"}, {"role": "assistant", "content": "好"},
+                {"role": "user", "content": "那高中呢"}]
+    body = httpx.post(f"{url}/v1/chat/completions", json={"model": "policy-assistant", "messages": messages},
+                      timeout=30).json()
+    usage = body["usage"]
+    assert usage["prompt_tokens"] == len("学前教育今年有什么要求") + 1 + len("那高中呢")
+    assert usage["completion_tokens"] == len(body["choices"][0]["message"]["content"]) > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=30,
+                      json={"model": "policy-assistant", "messages": messages, "stream": True}) as response:
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert chunks[-1]["usage"]["completion_tokens"] == usage["completion_tokens"]
+
+
+def test_an_unknown_model_is_a_404_in_the_openai_shape(url):
+    import openai
+
+    response = httpx.post(f"{url}/v1/chat/completions", timeout=10,
+                          json={"model": "gpt-4o", "messages": [{"role": "user", "content": "学前教育"}]})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "model_not_found" and error["param"] == "model" and error["type"] == "invalid_request_error"
+    assert "gpt-4o" in error["message"] and "policy-assistant" in error["message"]
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "学前教育"}])
+    assert [m.id for m in client.models.list()] == ["policy-assistant"]
+
+
 def test_unknown_api_routes_and_methods_are_json_errors(url):
     missing = httpx.post(f"{url}/api/nothing", json={}, timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"

@@ -5,6 +5,8 @@ English labels, phone width, and no script injection from questions or policy fi
 Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -27,6 +29,8 @@ SHOTS = REPO / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 SCRIPT_Q = "应急预案<script>window.__pwned=1</script>有什么要求"
 IMG_PAYLOAD = '<img src=x onerror="window.__pwned=1">'
 EVIL_POLICY = f"""2025年校园安全工作通知
@@ -66,14 +70,24 @@ def test_message_escapes_everything_but_its_own_markup():
     assert html.count('class="pa-cite pa-c-m1-0"') == 1                            # known marker: clickable
     assert "\\[第99条\\]" in html                                                  # unknown marker: plain text
     assert '<details class="pa-source pa-c-m1-0">' in html and "五、聚力推进公共服务优享" in html
-    assert "⚠️" in html and "LLM &lt;i&gt;timed out&lt;\\/i&gt;" in html            # warnings are visible
+    assert render.WARNING_ICON in html and "LLM &lt;i&gt;timed out&lt;\\/i&gt;" in html   # warnings are visible
     assert "\n- " in html                                                          # list lines stay a list
 
 
 def test_refusal_is_set_off_and_lists_nearby_items():
     refused = record(refused=True, citations=[], answer="文件中没有找到相关规定。没有回答。\n您可以看看这些相近的条目：\n- 第12条：……")
     html = render.message(refused, "m3", nearby=[CITATION])
-    assert html.startswith("**🔎 文件中没有找到相关规定。") and "相近条目" in html and "pa-source" in html
+    assert html.startswith(render.REFUSAL_ICON + "**文件中没有找到相关规定。") and "相近条目" in html and "pa-source" in html
+    assert not EMOJI.search(html), "icons come from the page's CSS, not from an emoji font"
+
+
+def test_nested_list_lines_stay_nested_lists():
+    text = "《要点》第五部分“优享”（共1条）：\n- 实施行动。[第12条]\n  - 扩大供给，加快建设。\n  - 全面提升。"
+    html = render.answer_markdown(text, [CITATION], "m6")
+    lines = html.split("\n")
+    assert lines[1].startswith("- 实施行动。<span class=\"pa-cite pa-c-m6-0\"")
+    assert lines[2].startswith("  - 扩大供给") and lines[3].startswith("  - 全面提升")
+    assert html.count("pa-cite") == 1                                                # one marker for the item
 
 
 def test_english_labels_for_english_questions():
@@ -110,18 +124,18 @@ def _bot_text(messages) -> str:
 @pytest.mark.network
 def test_gradio_client_chat_with_follow_up(url):
     from gradio_client import Client
-    from gradio_client.exceptions import AppError
 
     client = Client(url + "/", verbose=False)
     try:
-        messages, box = client.predict("学前教育今年有什么要求", [], "", api_name="/chat")
-        assert box == "" and "[第12条]" in _bot_text(messages) and "加快建设公办幼儿园" in _bot_text(messages)
-        messages, _ = client.predict("那高中呢", messages, "", api_name="/chat")
+        messages, box, hint = client.predict("学前教育今年有什么要求", [], "", api_name="/chat")
+        assert box == "" and hint == "" and "[第12条]" in _bot_text(messages) and "加快建设公办幼儿园" in _bot_text(messages)
+        messages, _, _ = client.predict("那高中呢", messages, "", api_name="/chat")
         assert "[第13条]" in _bot_text(messages) and len(messages) == 4
-        with pytest.raises(AppError, match="请输入问题"):
-            client.predict("   ", [], "", api_name="/chat")
-        with pytest.raises(AppError, match="2000"):                          # engine errors become gr.Error
-            client.predict("问" * 5000, [], "", api_name="/chat")
+        kept, box, hint = client.predict("   ", messages, "", api_name="/chat")   # a quiet hint; the chat stays
+        assert hint == "请先输入问题。" and kept == messages
+        kept, box, hint = client.predict("问" * 5000, messages, "", api_name="/chat")   # an engine error too
+        assert "2000" in hint and "5000" in hint and kept == messages and box == "问" * 5000
+        assert not LATIN_WORD.search(hint)
     finally:
         client.close()
 
@@ -222,7 +236,7 @@ def test_browser_answer_citation_follow_up_feedback(browser, contexts, url, buil
     follow = ask_in_page(page, "那高中呢", 2)
     assert "[第13条]" in follow.inner_text()
     log = ConversationLog(built_index)
-    page.locator('#pa-chat button[aria-label="Like"]').nth(1).click()     # one per answer, in order
+    page.locator('#pa-chat button[aria-label="有帮助"]').nth(1).click()     # one per answer, in order
     page.wait_for_selector("#pa-thanks:has-text('谢谢您的反馈')")            # the thanks shows in the page
     deadline = time.monotonic() + 10
     while not [row for row in log.rows() if row["question"] == "那高中呢" and row["vote"] == "up"]:
@@ -238,7 +252,7 @@ def test_browser_answer_citation_follow_up_feedback(browser, contexts, url, buil
     shoot(page, "chat-desktop-conversation.png")
     page.focus("#pa-question textarea")
     page.keyboard.press("Enter")                                          # an empty question: a clear message
-    page.get_by_text("请输入问题").first.wait_for(timeout=10_000)
+    page.get_by_text("请先输入问题").first.wait_for(timeout=10_000)
     assert page.locator("#pa-chat .bot-row").count() == 4                 # and no new turn
     assert outside == [], f"the page fetched from outside this server: {outside}"
 
@@ -280,3 +294,137 @@ def test_browser_never_runs_script_from_questions_or_documents(browser, contexts
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#pa-chat img[src='x'], #pa-chat script").count() == 0
     shoot(page, "chat-injection.png")
+
+
+# ------------------------------------------------------------------------------------- issue 18: the page as a parent meets it
+def visible_english(page) -> list[str]:
+    """Latin words a reader sees or hears on the page (text, and the labels of buttons), the chat's own
+    answers to English questions aside."""
+    text = page.evaluate("() => document.body.innerText")
+    labels = page.evaluate("() => Array.from(document.querySelectorAll('button, [role=button], textarea, input'))"
+                           ".map(e => [e.getAttribute('aria-label'), e.getAttribute('title'), e.getAttribute('placeholder')]"
+                           ".filter(Boolean).join(' ')).join(' ')")
+    return LATIN_WORD.findall(text + " " + labels)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_browser_blank_submit_keeps_the_chat_and_shows_no_english(browser, contexts, url, width, height):
+    page, outside = open_page(browser, contexts, url, viewport={"width": width, "height": height},
+                              locale="en-US")                     # an English browser: the interface stays Chinese
+    answer = ask_in_page(page, "学前教育今年有什么要求", 1)
+    before = page.locator("#pa-chat").inner_text()
+    page.focus("#pa-question textarea")
+    page.keyboard.press("Enter")                                  # empty
+    page.get_by_text("请先输入问题").first.wait_for(timeout=10_000)
+    page.fill("#pa-question textarea", "   ")
+    page.locator("#pa-send").click()                              # blank, with the button
+    page.wait_for_timeout(800)
+    assert page.locator("#pa-chat .bot-row").count() == 1 and page.locator("#pa-chat").inner_text() == before
+    assert "[第12条]" in answer.inner_text()
+    assert page.locator(".toast-wrap .toast-body, #pa-chat .error, .error-badge").count() == 0   # no red badges, no toast
+    assert visible_english(page) == [], "English on the Chinese page"
+    shoot(page, f"blank-submit-{width}.png")
+    assert outside == [], f"the page fetched from outside this server: {outside}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_browser_section_listing_is_a_headed_nested_list(browser, contexts, url, width, height):
+    page, outside = open_page(browser, contexts, url, viewport={"width": width, "height": height})
+    listing = ask_in_page(page, "第五部分有哪些", 1)
+    text = listing.inner_text()
+    assert "第五部分“聚力推进公共服务优享”（共4条）" in text
+    answer = listing.locator(".message-content, .md").first
+    assert answer.locator("ul > li").count() == 4 + 12            # 4 items, each with its sentences nested
+    assert answer.locator("ul ul > li").count() == 12
+    assert [m.inner_text() for m in answer.locator("ul > li > .pa-cite, ul > li > p > .pa-cite").all()] == \
+        ["[第11条]", "[第12条]", "[第13条]", "[第14条]"]           # one marker per item
+    assert answer.locator("ul ul .pa-cite").count() == 0
+    assert not any(line.lstrip().startswith("- ") for line in text.splitlines()), "a literal '- ' is shown"
+    page.set_viewport_size({"width": width, "height": 2000})           # a tall screen: the whole answer, heading too
+    page.wait_for_timeout(500)
+    page.evaluate("() => document.querySelectorAll('#pa-chat *').forEach(e => {"
+                  " if (e.scrollHeight > e.clientHeight + 4) e.scrollTop = 0; })")
+    page.wait_for_timeout(300)
+    shoot(page, f"section-listing-{width}.png")
+    assert outside == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_browser_refusal_icon_needs_no_emoji_font(browser, contexts, url, width, height):
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    page, outside = open_page(browser, contexts, url, viewport={"width": width, "height": height})
+    refusal = ask_in_page(page, "火星移民政策是什么", 1)
+    assert "文件中没有找到相关规定" in refusal.inner_text() and not EMOJI.search(refusal.inner_text())
+    icon = refusal.locator(".pa-icon-refusal")
+    box = icon.bounding_box()
+    assert box and box["width"] >= 10 and box["height"] >= 10
+    assert icon.evaluate("e => getComputedStyle(e).backgroundImage").startswith('url("data:image/svg+xml')
+    pixels = np.asarray(Image.open(BytesIO(icon.screenshot())).convert("RGB")).astype(int)
+    inked = int(((pixels[..., 0] - pixels[..., 2]) > 60).sum())         # the amber strokes of the SVG are drawn
+    assert inked > 10, "the icon did not render"
+    shoot(page, f"refusal-{width}.png")
+    assert outside == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width, height", [(390, 844), (1280, 900)])
+def test_browser_docs_render_offline(browser, contexts, url, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    contexts.append(context)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(url + "/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/api/ask", "/v1/chat/completions", "/v1/models", "/healthz"} <= {p.replace("\u200b", "") for p in paths}
+    shoot(page, f"docs-{width}.png")
+    assert [r for r in requests if not r.startswith((url, "data:"))] == [], "the docs page fetched from outside"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [360, 390, 768])
+def test_browser_phone_layout(browser, contexts, url, width):
+    height = 800
+    page, outside = open_page(browser, contexts, url, viewport={"width": width, "height": height}, is_mobile=width < 700,
+                              has_touch=True)
+    page.locator("#pa-examples").get_by_text("第五部分有哪些").wait_for()
+    examples = page.locator("#pa-examples").inner_text()
+    assert "那高中呢" not in examples and "第五部分有哪些" in examples  # examples that make sense in an empty chat
+    answer = ask_in_page(page, "学前教育今年有什么要求", 1)
+    chat, header = page.locator("#pa-chat").bounding_box(), page.locator("#pa-header").bounding_box()
+    question = page.locator("#pa-question").bounding_box()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
+    assert question["y"] + question["height"] <= height, "the input is below the fold"
+    if width < 640:
+        assert header["height"] <= 40, "the header takes more than one line"
+        assert chat["height"] >= 0.6 * height, "the chat does not fill the screen"
+        bubble = answer.locator(".message").first.bounding_box()
+        assert bubble["width"] >= chat["width"] - 16, "the answer bubble leaves the screen's width unused"
+    clear = page.locator("#pa-chat button[aria-label='清空对话']").bounding_box()
+    first = page.locator("#pa-chat .user-row").first.bounding_box()
+    overlap = not (clear["y"] + clear["height"] <= first["y"] or first["y"] + first["height"] <= clear["y"]
+                   or clear["x"] + clear["width"] <= first["x"] or first["x"] + first["width"] <= clear["x"])
+    assert not overlap, "the chat's clear button overlaps the first message"
+    shoot(page, f"phone-{width}.png")
+    assert outside == []
+
+
+@pytest.mark.network
+def test_policy_ui_lang_switches_the_interface(built_index, assistant):
+    with running(built_index.with_(ui_lang="en"), assistant) as base:
+        page = httpx.get(f"{base}/", timeout=10).text
+        assert re.search(r'<html\s+lang="en"', page)
+        assert "var lang = 'en'" in page.split("</head>")[0]
+        config = httpx.get(f"{base}/config", timeout=10).json()
+        assert config["title"] == "Policy documents Q&A"
+    with running(built_index, assistant) as base:                 # the default: Chinese, set before Gradio starts
+        head = httpx.get(f"{base}/", timeout=10).text.split("</head>")[0]
+        assert re.search(r'<html\s+lang="zh-CN"', head) and head.index("var lang = 'zh-CN'") < head.index("<script type=\"module\"")

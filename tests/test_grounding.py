@@ -325,3 +325,18 @@ def test_report_highlights_every_verdict():
         {"sentence": "坏句<b>。[第12条]", "supported": False, "reason": "number: 20 not in the cited text"}])
     assert '<mark class="good"' in html and '<mark class="bad"' in html
     assert "number: 20" in html and "<b>" not in html
+
+
+# -- answer layouts: one marker per item (issue 18) ------------------------------------------------
+def test_sentences_before_a_marker_on_their_line_cite_it():
+    text = "根据《要点》：\n实施学前教育高标准普惠提质行动。扩大优质资源供给。[第12条]\n- 甲。乙。[第13条]"
+    assert grounding.claims(text) == [("实施学前教育高标准普惠提质行动。", ["第12条"]), ("扩大优质资源供给。[第12条]", ["第12条"]),
+                                      ("甲。", ["第13条"]), ("乙。[第13条]", ["第13条"])]
+
+
+def test_nested_list_lines_cite_the_item_they_are_nested_under():
+    text = ("《要点》第五部分“优享”（共2条）：\n- 甲行动。[第11条]\n  - 甲一。\n  - 甲二。\n- 乙行动。[第12条]\n"
+            "  - 乙一。\n    - 乙一之一。\n说明一句。")
+    assert grounding.claims(text) == [("甲行动。[第11条]", ["第11条"]), ("甲一。", ["第11条"]), ("甲二。", ["第11条"]),
+                                      ("乙行动。[第12条]", ["第12条"]), ("乙一。", ["第12条"]), ("乙一之一。", ["第12条"]),
+                                      ("说明一句。", [])]

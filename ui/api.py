@@ -7,7 +7,12 @@
   a ``chat.completion`` (or, with ``stream: true``, ``chat.completion.chunk``
   server-sent events ending with ``data: [DONE]``) from the model
   "policy-assistant", with the citations in a top-level ``citations`` field
-  (of the response, or of the last chunk). ``/v1/models`` lists that one model.
+  (of the response, or of the last chunk), and ``usage`` counted in characters
+  (no tokenizer: the extractive answers are not made by a model). Any other
+  ``model`` is a 404 in the OpenAI error shape. ``/v1/models`` lists the one model.
+- Every response names a citation's ``source`` relative to the indexed folder
+  (``public_record``; indexes built before sources were stored that way get the
+  file name), never as an absolute server path.
 - ``/healthz`` reports the documents, items and index generation being served, and the
   documents counted by validity status (``by_status``).
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import posixpath
 import re
 import sys
 import time
@@ -111,18 +117,20 @@ def build_router(assistant, settings: Settings) -> APIRouter:
     @router.post("/api/ask", response_model=AskRecord, tags=["api"],
                  summary="Answer one question, quoting and citing the policy items")
     def ask(body: AskRequest) -> dict:
-        record = assistant.ask(body.question, body.history[-MAX_HISTORY:], body.doc or None, body.generator)
-        return {**record, "citations": linked(record["citations"])}
+        return public_record(assistant.ask(body.question, body.history[-MAX_HISTORY:], body.doc or None,
+                                           body.generator))
 
     @router.post("/v1/chat/completions", tags=["openai"], summary="OpenAI-compatible chat completions")
     def chat_completions(body: ChatRequest):
+        if body.model != MODEL:
+            return unknown_model(body.model)
         question, history = split_messages(body.messages)
         events = assistant.ask_stream(question, history, body.doc or None, body.generator)
         first = next(events)          # the question is checked here, so a bad one is a 4xx, not a broken stream
         if not body.stream:
             record = first["record"] if first["type"] == "final" else _final(events)
-            return completion(record)
-        return StreamingResponse(sse_chunks(first, events), media_type="text/event-stream",
+            return completion(public_record(record), prompt_chars(body.messages))
+        return StreamingResponse(sse_chunks(first, events, prompt_chars(body.messages)), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @router.get("/v1/models", tags=["openai"], summary="The one model served")
@@ -138,7 +146,8 @@ def build_router(assistant, settings: Settings) -> APIRouter:
             return JSONResponse({"status": "unavailable", **error_body(exc.message, _kind(exc))}, status_code=503)
         return {"status": "ok", "documents": len(corpus.docs), "items": len(corpus.items),
                 "index": {"generation": corpus.collection, "built_at": _iso(state.built_at) if state else None,
-                          "embed_model": assistant.embedder.name, "where": assistant.store.describe()},
+                          "embed_model": assistant.embedder.name,       # no server path: a Chroma URL or "embedded"
+                          "where": assistant.store.settings.chroma_url or "embedded"},
                 "docs": [{"doc": d.doc, "title": d.title, "year": d.year, "items": d.items,
                           "status": corpus.validity[d.doc].status if d.doc in corpus.validity else "in_force"}
                          for d in corpus.docs.values()],
@@ -168,16 +177,45 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[str]]:
     return users[-1], users[:-1][-MAX_HISTORY:]
 
 
-def completion(record: dict) -> dict:
+def public_record(record: dict) -> dict:
+    """The record as clients see it: each citation's ``source`` relative (an absolute one, from an index
+    built before sources were stored relative, becomes the file name)."""
+    citations = [{**c, "source": posixpath.basename(c["source"].replace("\\", "/"))}
+                 if _absolute(c.get("source")) else c for c in record.get("citations", [])]
+    return {**record, "citations": linked(citations)}
+
+
+def _absolute(source) -> bool:
+    return isinstance(source, str) and (source.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:[\\/]", source) is not None)
+
+
+def unknown_model(name: str) -> JSONResponse:
+    """OpenAI's answer to a model it does not serve: 404, ``model_not_found``, naming the one served."""
+    return JSONResponse({"error": {"message": f"The model '{name}' does not exist; this server serves '{MODEL}' "
+                                              f"(see GET /v1/models)", "type": "invalid_request_error",
+                                   "param": "model", "code": "model_not_found"}}, status_code=404)
+
+
+def prompt_chars(messages: list[ChatMessage]) -> int:
+    return sum(len(message.text()) for message in messages)
+
+
+def usage(prompt: int, answer: str) -> dict:
+    """OpenAI's ``usage``, counted in characters (see the module docstring)."""
+    return {"prompt_tokens": prompt, "completion_tokens": len(answer), "total_tokens": prompt + len(answer)}
+
+
+def completion(record: dict, prompt: int = 0) -> dict:
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
             "model": MODEL,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": record["answer"]},
                          "finish_reason": "stop"}],
-            "citations": linked(record["citations"]), "refused": record["refused"], "warnings": record["warnings"],
+            "usage": usage(prompt, record["answer"]),
+            "citations": record["citations"], "refused": record["refused"], "warnings": record["warnings"],
             "grounding": record["grounding"]}
 
 
-def sse_chunks(first: dict, events: Iterator[dict]) -> Iterator[str]:
+def sse_chunks(first: dict, events: Iterator[dict], prompt: int = 0) -> Iterator[str]:
     """OpenAI-style chunks: the role, the text deltas, then a last chunk with finish_reason and citations."""
     chunk_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
@@ -194,12 +232,13 @@ def sse_chunks(first: dict, events: Iterator[dict]) -> Iterator[str]:
                 sent += event["text"]
                 yield chunk({"content": event["text"]})
             elif event["type"] == "final":
-                record = event["record"]
+                record = public_record(event["record"])
                 rest = record["answer"][len(sent):] if record["answer"].startswith(sent) else ""
                 if rest:
                     yield chunk({"content": rest})
-                yield chunk({}, "stop", citations=linked(record["citations"]), refused=record["refused"],
-                            warnings=record["warnings"], grounding=record["grounding"])
+                yield chunk({}, "stop", citations=record["citations"], refused=record["refused"],
+                            warnings=record["warnings"], grounding=record["grounding"],
+                            usage=usage(prompt, record["answer"]))
     except AssistantError as exc:
         yield f"data: {json.dumps(error_body(exc.message, _kind(exc)), ensure_ascii=False)}\n\n"
     except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band, log the traceback

@@ -8,7 +8,11 @@ fixed markup written by this module: each [第N条] marker becomes a
 ``<span class="pa-cite pa-c-KEY">`` and each cited item a ``<details
 class="pa-source pa-c-KEY">`` block (section, document, the whole item) under
 the answer; a page script opens the block whose ``pa-c-`` class a clicked
-marker shares (classes, because the Chatbot's sanitizer drops data attributes). Labels follow the question's language (Chinese by default).
+marker shares (classes, because the Chatbot's sanitizer drops data attributes). List lines
+("- ", and "  - " nested under them) stay Markdown lists. Refusals and warnings
+are set off by empty ``<span class="pa-icon-…">`` whose icon is an SVG in the
+page's CSS (``ui.chat``), never an emoji, which most office PCs have no font for.
+Labels follow the question's language (Chinese by default).
 
 Pure functions of their inputs: no Gradio, no engine, no I/O.
 """
@@ -25,6 +29,9 @@ _MD_PUNCT = re.compile(r"[!-/:-@\[-`{-~]")          # every ASCII punctuation ch
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 FINAL_MARK = '<span class="pa-final"></span>'   # an empty marker: this message is complete (tests wait for it)
 _UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_BULLET = re.compile(r"^( *)- ")                  # a list line, nested by its indent
+REFUSAL_ICON = '<span class="pa-icon-refusal" aria-hidden="true"></span>'
+WARNING_ICON = '<span class="pa-icon-warning" aria-hidden="true"></span>'
 
 STATUS_BADGES = {   # a badge on each cited document: its status (index.validity)
     "zh": {"in_force": "现行有效", "not_yet_in_force": "尚未施行", "expired": "已失效", "repealed": "已废止",
@@ -78,13 +85,13 @@ def citation_markers(citations: list[dict]) -> dict[str, int]:
 
 
 def answer_markdown(text: str, citations: list[dict], key: str) -> str:
-    """The answer text escaped, its list lines kept as a Markdown list, its known markers clickable."""
+    """The answer text escaped, its list lines kept as (nested) Markdown lists, its known markers clickable."""
     markers = citation_markers(citations)
     lines = []
     for line in text.split("\n"):
         bullet = ""
-        if line.startswith("- "):
-            bullet, line = "- ", line[2:]
+        if match := _BULLET.match(line):
+            bullet, line = match.group(0), line[match.end():]
         pieces, last = [], 0
         for match in MARKER.finditer(line):
             index = markers.get(match.group())
@@ -141,10 +148,10 @@ def message(record: dict, key: str, nearby: list[dict] | None = None) -> str:
     answer = answer_markdown(record.get("answer", ""), citations, key)
     if record.get("refused"):           # the engine's refusal sentence opens the answer: make it stand out
         head, newline, rest = answer.partition("\n")
-        answer = f"**🔎 {head}**{newline}{rest}"
+        answer = f"{REFUSAL_ICON}**{head}**{newline}{rest}"
     parts = [answer + FINAL_MARK]
     for warning in record.get("warnings") or []:
-        parts.append(f"> ⚠️ **{md_text(words['warning'])}**：{md_text(warning)}")
+        parts.append(f"> {WARNING_ICON}**{md_text(words['warning'])}**：{md_text(warning)}")
     sources = citations if citations else (nearby or [])
     if sources:
         heading = words["sources"] if citations else words["nearby"]

@@ -15,9 +15,12 @@ import ipaddress
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 
 from policy_assistant.core.settings import Settings
 from policy_assistant.ui.admin import ADMIN_API_PATHS, build_admin
@@ -37,7 +40,13 @@ DESCRIPTION = """Answers questions about policy documents, quoting them and citi
   `Authorization: Bearer <POLICY_ADMIN_KEY>` (or the console's login); the public API key opens none of them.
 
 When the server has an API key, `/api/*` and `/v1/*` want `Authorization: Bearer <key>`.
-Errors are `{"error": {"message": …, "type": …}}`."""
+Errors are `{"error": {"message": …, "type": …}}`.
+
+`usage` in `/v1/chat/completions` counts characters (a Chinese character, a letter, a space: 1 each):
+`prompt_tokens` the messages' text, `completion_tokens` the answer, `total_tokens` their sum.
+There is no tokenizer: the extractive answers are not made by a model."""
+
+DOCS_ASSETS = "/docs-assets"     # Swagger UI, served from the fastapi-offline package: /docs works offline
 
 
 def create_app(settings: Settings, assistant=None) -> FastAPI:
@@ -48,8 +57,9 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
         assistant = Assistant(settings)
         assistant.warm_up()
     app = FastAPI(title="Policy assistant", version="0.1.0", description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.assistant = assistant
+    mount_docs(app)
     install_error_handlers(app, settings)
     log = ConversationLog(settings)
     admin = build_admin(assistant, settings, log)
@@ -63,6 +73,22 @@ def create_app(settings: Settings, assistant=None) -> FastAPI:
     if settings.log_client_address:
         app.add_middleware(RememberClient)
     return app
+
+
+def mount_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI with its script and stylesheet from this server, never a CDN."""
+    import fastapi_offline
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request):
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} – API",
+                                   swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+                                   swagger_ui_parameters={"validatorUrl": None})
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:

@@ -35,6 +35,7 @@ class Settings:
     llm_retries: int = 2
     api_key: str = ""                    # when set, the HTTP API wants `Authorization: Bearer <key>`
     ui_users: str = ""                   # "user:pass,user2:pass2" enables Gradio auth on the chat page
+    ui_lang: str = "zh"                  # the chat page's interface language ("zh" or "en"), whatever the browser says
     rate_limit: int = 120                # HTTP API requests per client per minute; 0 disables
     max_question_chars: int = 2000       # longer questions are rejected with a message
     admin_users: str = ""                # "user:pass,…": the /admin console's login (else loopback only)
@@ -101,6 +102,8 @@ def _coerce(name: str, value):
             return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise BadInput(f"bad value for {name}: {value!r} ({exc})") from None
+    if name == "ui_lang" and value not in ("zh", "en"):
+        raise BadInput(f"ui_lang must be 'zh' or 'en', not {value!r}")
     if name == "generator" and value not in ("extractive", "llm"):
         raise BadInput(f"generator must be 'extractive' or 'llm', not {value!r}")
     return str(value)
