@@ -182,9 +182,9 @@ def test_no_response_names_an_absolute_server_path(url, built_index):
 def test_old_indexes_get_relative_sources_at_the_boundary():
     from policy_assistant.ui.api import public_record
 
-    record = {"answer": "…", "citations": [{"item": "12", "source": "/srv/policies/2025/a.txt"},
-                                           {"item": "13", "source": "C:\\policies\\b.docx"},
-                                           {"item": "14", "source": "2025/c.txt"}]}
+    record = {"answer": "…", "citations": [{"doc": "a", "item": "12", "path": ["12"], "source": "/srv/policies/2025/a.txt"},
+                                           {"doc": "b", "item": "13", "path": ["13"], "source": "C:\\policies\\b.docx"},
+                                           {"doc": "c", "item": "14", "path": ["14"], "source": "2025/c.txt"}]}
     assert [c["source"] for c in public_record(record)["citations"]] == ["a.txt", "b.docx", "2025/c.txt"]
 
 
