@@ -27,7 +27,8 @@ import numpy as np
 
 from policy_assistant.core.errors import BadInput
 from policy_assistant.core.model import Hit, Item
-from policy_assistant.query import Query, cn_to_int
+from policy_assistant.core.numerals import cn_to_int
+from policy_assistant.query import Query
 from policy_assistant.seams import Retrieval
 from policy_assistant.core.text import query_terms, search_tokens
 

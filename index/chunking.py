@@ -59,6 +59,7 @@ import re
 from collections import Counter, defaultdict
 
 from policy_assistant.core.model import Document, Item
+from policy_assistant.core.numerals import cn_to_int
 
 __all__ = ["chunk_document", "chunk_with_residue"]
 
@@ -101,33 +102,6 @@ _SEPARATORS = "、.．"
 _HEADING_MAX = 30
 _HEADING_MAX_WITH_COMMA = 20
 _WS_RE = re.compile(r"\s+")
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-
-
-def _number(s: str) -> int | None:
-    """'十二' -> 12, '一百零三' -> 103, '５' -> 5; None when it is not a plain number."""
-    if s.isdigit():
-        try:
-            return int(s)
-        except ValueError:
-            return None
-    total, num, has_unit = 0, 0, False
-    for ch in s:
-        if ch in _CN_DIGITS:
-            num = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            has_unit = True
-            total += (num or 1) * _CN_UNITS[ch]
-            num = 0
-        else:
-            return None
-    if len(s) > 1 and not has_unit:
-        return None  # "一二" is not a number
-    return total + num
-
 
 def _terminated(line: str) -> bool:
     """Whether a line ends a sentence (so the next line starts a new one)."""
@@ -172,9 +146,9 @@ def _candidate(line: str) -> _Cand | None:
     if kind == "art" or m.group("art"):
         kind = "art"
         style = "第" + m.group("unit")
-        value = _number(m.group("artnum"))
+        value = cn_to_int(m.group("artnum"), positional=False)
     elif kind in ("cnp", "arp", "cn", "ard", "arn"):
-        value = _number(m.group(kind + "num"))
+        value = cn_to_int(m.group(kind + "num"), positional=False)
         style = kind
     elif kind == "circ":
         o = ord(m.group("circ"))
