@@ -57,13 +57,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from policy_assistant.core.model import Document, Item
 from policy_assistant.core.numerals import cn_to_int
+from policy_assistant.index.frame import find_frame
 
-__all__ = ["chunk_document", "chunk_with_residue"]
+__all__ = ["Chunked", "chunk_document", "chunk_with_residue", "split_document"]
 
-PREAMBLE = "引言"
+PREAMBLE = "前言"
 
 _CN = "一二三四五六七八九十"
 _DIGIT = "0-9０-９"
@@ -188,6 +190,8 @@ class _Tree:
         self.rank_of: dict[str, int] = {}
         self.last_value: dict[str, int] = {}  # per style and per family, anywhere in the doc
         self.any_label = False
+        self.lineno = 0                     # the line being offered, for warnings
+        self.warnings: list[str] = []
         self.aliases: dict[str, str] = {}   # "1、" ranked like "1." when they alternate
 
     # -- ranks -------------------------------------------------------------
@@ -238,6 +242,10 @@ class _Tree:
                      and c.value == n.value + 1)
             if same or alias:
                 if not (n.value < c.value <= n.value + 2):
+                    if c.value <= n.value and same:
+                        self.warnings.append(
+                            f"line {self.lineno}: {c.raw_label.strip()} does not continue the numbering after "
+                            f"{n.label}; kept as text of the unit above")
                     return False
                 if alias and c.style not in self.rank_of:
                     self.aliases[c.style] = n.style
@@ -311,12 +319,12 @@ _TITLE_RE = re.compile(
     r"|清单|报告|总结|制度|规则|章程|守则|须知)[》”]?(?:[（(][^（）()]{1,20}[）)])?$")
 
 
-def _title_lines(lines: list[str], title: str) -> tuple[set[int], str]:
-    """Indices of the lines (before the first numbered line) that print the title."""
+def _title_lines(lines: list[str], title: str, skip: set[int] = frozenset()) -> tuple[set[int], str]:
+    """Indices of the lines (before the first numbered line, not in ``skip``) that print the title."""
     head: list[int] = []
     for i, raw in enumerate(lines):
         s = raw.strip()
-        if not s:
+        if not s or i in skip:
             continue
         if _candidate(s) is not None or len(head) >= 20:
             break
@@ -342,111 +350,48 @@ def _title_lines(lines: list[str], title: str) -> tuple[set[int], str]:
     return set(), ""
 
 
-_DATE_LINE_RE = re.compile(
-    r"^[0-9０-９〇零一二三四五六七八九]{4}[ \t\u3000]*年[ \t\u3000]*[0-9０-９一二三四五六七八九十]{1,2}"
-    r"[ \t\u3000]*月[ \t\u3000]*[0-9０-９〇一二三四五六七八九十]{1,3}[ \t\u3000]*日$")
-
-
-_RECORD_RE = re.compile(
-    r"^[（(]?[ \t\u3000]*[0-9０-９〇零一二三四五六七八九]{4}[ \t\u3000]*年[ \t\u3000]*[0-9０-９一二三四五六七八九十]{1,2}"
-    r"[ \t\u3000]*月[ \t\u3000]*[0-9０-９〇一二三四五六七八九十]{1,3}[ \t\u3000]*日")
-
-
-def _record_lines(lines: list[str], title_idx: set[int]) -> set[int]:
-    """The adoption/amendment record under a law's title ("1984年3月12日 …会议通过",
-    "（2025年2月18日…审议通过　自2025年4月1日起施行）"): the lines right after the
-    title that each open with a full date. They are metadata, not an item."""
-    if not title_idx:
-        return set()
-    found: set[int] = set()
-    for i in range(max(title_idx) + 1, len(lines)):
-        s = lines[i].strip()
-        if not s:
-            continue
-        if not _RECORD_RE.match(s) or _candidate(s) is not None:
-            break
-        found.add(i)
-    return found
-
-
-def _signature_lines(lines: list[str]) -> set[int]:
-    """The closing issuer/date block ("台州市教育局" / "2025年3月20日"): not part of the last item."""
-    tail: list[int] = []
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].strip():
-            tail.append(i)
-            if len(tail) == 4:
-                break
-    if len(tail) < 2 or not _DATE_LINE_RE.match(lines[tail[0]].strip()):
-        return set()
-    found = {tail[0]}
-    for i in tail[1:3]:
-        s = lines[i].strip()
-        if (len(s) > 30 or _terminated(s) or _candidate(s) is not None
-                or any(ch in "，。；,;" for ch in s)):
-            break
-        found.add(i)
-    if len(found) == len(tail):
-        return set()  # nothing but the block: leave the text alone
-    return found
+def _table_row(line: str) -> bool:
+    """A table row as the loaders hand it over: cells joined by tabs (or a markdown "| a | b |")."""
+    return "\t" in line or line.startswith("|")
 
 
 def _join(segments: list[tuple[str, bool]]) -> str:
-    """Join lines: a wrapped line is glued to the next; other breaks stay as newlines."""
+    """Join lines: a wrapped line is glued to the next; other breaks (and table rows) stay newlines."""
     out: list[str] = []
     prev = None
     for text, new_paragraph in segments:
         if prev is not None:
-            if new_paragraph or _terminated(prev):
+            if new_paragraph or _terminated(prev) or _table_row(prev) or _table_row(text):
                 out.append("\n")
         out.append(text)
         prev = text
     return "".join(out)
 
 
-def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
-    """Items of ``document`` plus every fragment not in an item text.
+@dataclass
+class Chunked:
+    """Everything the chunker makes of one document."""
 
-    The residue holds, in document order, the title line(s), the heading lines of
-    units that have children ("五、聚力推进公共服务优享"), and the printed labels of the
-    items ("12.", "（一）", "第五条"). Together with the item texts it contains every
-    non-whitespace character of ``document.text`` exactly once.
-    """
-    text = document.text or ""
-    if not text.strip():
-        return [], []
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    residue: list[str] = []
-    md_level: dict[int, int] = {}    # line index -> markdown heading level ("## 第一章 总则" -> 2)
-    for i, raw in enumerate(lines):
-        m = _MD_HEADING_RE.match(raw.strip())
-        if m:
-            md_level[i] = len(m.group(1))
-            residue.append(m.group(1))
-            lines[i] = m.group(2)
-    for i in md_level:                # "## 第五章 卷烟纸、滤嘴棒、" + "烟草专用机械的生产和销售"
-        if lines[i][-1] in _OPEN_END:
-            j = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
-            if (j is not None and j not in md_level and _candidate(lines[j].strip()) is None
-                    and len(lines[j].strip()) <= _HEADING_MAX):
-                lines[i], lines[j] = lines[i] + lines[j].strip(), ""
-    title_idx, title = _title_lines(lines, document.title or "")
-    record_idx = _record_lines(lines, title_idx)
-    signature_idx = _signature_lines(lines) - title_idx - record_idx
+    items: list[Item]
+    residue: list[str]              # every fragment not in an item text (see ``chunk_with_residue``)
+    set_aside: list[str]            # header/footer lines: letterhead, number, addressees, signature, ...
+    metadata: dict                  # number, issuer, date, addressees, record, attachments (names)
+    warnings: list[str]
 
-    tree = _Tree()
+
+def _grow(tree: "_Tree", lines: list[str], indices: list[int], md_level: dict[int, int]) -> None:
+    """Feed the lines ``indices`` of ``lines`` to ``tree`` (blank lines end a paragraph)."""
     prev: str | None = None          # the previous non-empty line's text (None after a blank)
-    for i, raw in enumerate(lines):
-        s = raw.strip()
+    last = None
+    for i in indices:
+        if last is not None and i != last + 1 and any(not lines[k].strip() for k in range(last + 1, i)):
+            prev = None
+        last = i
+        s = lines[i].strip()
         if not s:
             prev = None
             continue
-        if i in title_idx or i in record_idx:
-            residue.append(s)
-            prev = None
-            continue
-        if i in signature_idx:
-            continue
+        tree.lineno = i + 1
         c = _candidate(s)
         md = md_level.get(i)
         if md is not None:                    # a markdown heading is a heading, whatever it says
@@ -463,7 +408,8 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
             prev = s
             continue
         if (prev is not None and c.style in ("第条", "第章", "第节") and len(prev) >= 25
-                and not _terminated(prev)):
+                and not _terminated(prev) and not _parenthetical(prev)
+                and not (c.style != _ARTICLE and _heading_like(c.rest))):
             tree.add_body(s, False)           # "…按照本办法\n第三条规定的…"
             prev = s
             continue
@@ -473,22 +419,124 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
             tree.add_body(s, True)
             prev = s
 
-    items: list[Item] = []
-    paths: list[list[str]] = []
+
+def _parenthetical(line: str) -> bool:
+    """A whole line in brackets ("（2016年…通过）"): complete, whatever its last word."""
+    return line[:1] in "（(" and line[-1:] in "）)"
+
+
+def split_document(document: Document) -> Chunked:
+    """Items, residue, the set-aside frame, document metadata and warnings of ``document``."""
+    text = document.text or ""
+    if not text.strip():
+        return Chunked([], [], [], {}, [])
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    residue: list[str] = []
+    md_level: dict[int, int] = {}    # line index -> markdown heading level ("## 第一章 总则" -> 2)
+    for i, raw in enumerate(lines):
+        m = _MD_HEADING_RE.match(raw.strip())
+        if m:
+            md_level[i] = len(m.group(1))
+            residue.append(m.group(1))
+            lines[i] = m.group(2)
+    for i in md_level:                # "## 第五章 卷烟纸、滤嘴棒、" + "烟草专用机械的生产和销售"
+        if lines[i][-1] in _OPEN_END:
+            j = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+            if (j is not None and j not in md_level and _candidate(lines[j].strip()) is None
+                    and len(lines[j].strip()) <= _HEADING_MAX):
+                lines[i], lines[j] = lines[i] + lines[j].strip(), ""
+
+    found_title = [""]
+
+    def find_title(skip: set[int]) -> set[int]:
+        idx, found_title[0] = _title_lines(lines, document.title or "", skip)
+        first = next((i for i, raw in enumerate(lines) if raw.strip()), None)
+        if not idx and md_level.get(first) == 1 and _candidate(lines[first].strip()) is None:
+            idx, found_title[0] = {first}, lines[first].strip()   # "# 最高人民法院关于……的解释"
+        return idx
+
+    frame, title_idx = find_frame(lines, lambda s: _candidate(s) is not None, find_title, set(md_level))
+    title = found_title[0]
+    in_attachment = {j for a in frame.attachments for j in (*a.heading, *a.body)}
+    warnings: list[str] = []
     doc_title = document.title or title
+    office = document.office or frame.metadata.get("issuer", "")
+    date = document.date or _iso_date(frame.metadata.get("date", ""))
+
+    residue.extend(lines[i].strip() for i in sorted(title_idx))
+    main = [i for i in range(len(lines))
+            if i not in title_idx and i not in frame.kinds and i not in in_attachment]
+    tree = _Tree()
+    _grow(tree, lines, main, md_level)
+    warnings.extend(tree.warnings)
+
+    items: list[Item] = []
+
+    def make(text_: str, path: list[str], headings: list[str]) -> Item:
+        return Item(doc=document.doc, item=path[-1], path=list(path), text=text_, title=doc_title,
+                    year=document.year, section=headings[0] if headings else "",
+                    headings=list(headings), source=document.source, office=office, date=date)
+
+    if not tree.root.children and tree.root.body and not frame.attachments:
+        paragraphs = [p for p in _join(tree.root.body).split("\n") if p.strip()]
+        if len(paragraphs) > 1 or not (frame.kinds or title_idx):
+            warnings.append(f"{document.doc}: no numbering found; indexed as {len(paragraphs)} paragraph(s)")
+            part = [make(p, [f"第{n}段"], []) for n, p in enumerate(paragraphs, 1)]
+            items.extend(part)
+            tree.root.body = []
+    part, labels = _emit(tree, make, residue)
+    warnings.extend(_make_unique(part, labels))
+    items.extend(part)
+
+    for attachment in frame.attachments:
+        heading = "".join(lines[j].strip() for j in attachment.heading[:1])
+        heading_text = "　".join(lines[j].strip() for j in attachment.heading)
+        residue.extend(lines[j].strip() for j in attachment.heading)
+        sub = _Tree()
+        _grow(sub, lines, attachment.body, md_level)
+        warnings.extend(f"{attachment.label}: {w}" for w in sub.warnings)
+        if not sub.root.children:
+            if sub.root.body:
+                items.append(make(_join(sub.root.body), [attachment.label], [heading_text]))
+            continue
+        part, labels = _emit(sub, make, residue, heading=heading_text)
+        warnings.extend(_make_unique(part, labels))
+        for it in part:
+            it.path = [attachment.label, *it.path]
+            it.item = f"{attachment.label}/{it.item}"
+        items.extend(part)
+        del heading
+
+    for i in sorted(frame.kinds):
+        residue.append(lines[i].strip())
+    for n, it in enumerate(items):
+        it.order = n
+    seen: Counter[str] = Counter(it.item for it in items)
+    for label, count in seen.items():
+        if count > 1:  # cannot normally happen: labels are made unique per part
+            warnings.append(f"{document.doc}: label {label} occurs {count} times")
+    metadata = dict(frame.metadata)
+    if doc_title:
+        metadata.setdefault("title", doc_title)
+    return Chunked(items, residue, frame.set_aside(lines), metadata, warnings)
+
+
+def _iso_date(value: str) -> str:
+    m = re.match(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日", value or "")
+    return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else ""
+
+
+def _emit(tree: "_Tree", make, residue: list[str], heading: str = "") -> tuple[list[Item], Counter]:
+    """The items of a grown tree, in document order, and the count of every unit label."""
+    items: list[Item] = []
+    labels: Counter[str] = Counter()
+    top = [heading] if heading else []
 
     def emit(text_: str, path: list[str], headings: list[str]) -> None:
-        items.append(Item(
-            doc=document.doc, item=path[-1], path=list(path), text=text_, title=doc_title,
-            year=document.year, section=headings[0] if headings else "",
-            headings=list(headings), source=document.source, office=document.office,
-            date=document.date, order=len(items)))
-        paths.append(list(path))
+        items.append(make(text_, path, headings))
 
     if tree.root.body:
-        emit(_join(tree.root.body), [PREAMBLE], [])
-
-    labels: Counter[str] = Counter()
+        emit(_join(tree.root.body), [PREAMBLE], list(top))
 
     def walk(node: _Node, path: list[str], headings: list[str]) -> None:
         path = [*path, node.label]
@@ -526,12 +574,22 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
         for child in node.children:
             walk(child, path, child_headings)
 
-    for top in tree.root.children:  # pre-order: the order the lines came in
-        walk(top, [], [])
-    residue.extend(lines[i].strip() for i in sorted(signature_idx))
+    for node in tree.root.children:  # pre-order: the order the lines came in
+        walk(node, [], list(top))
+    return items, labels
 
-    _make_unique(items, paths, labels)
-    return items, residue
+
+def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
+    """Items of ``document`` plus every fragment not in an item text.
+
+    The residue holds the title line(s), the header/footer frame (letterhead, number,
+    addressees, record, signature, date, 印发/抄送), the heading lines of units that have
+    children ("五、聚力推进公共服务优享") and of attachments, markdown "#" marks, and the
+    printed labels of the items ("12.", "（一）", "第五条"). Together with the item texts it
+    contains every non-whitespace character of ``document.text`` exactly once.
+    """
+    chunked = split_document(document)
+    return chunked.items, chunked.residue
 
 
 _HALF_TO_FULL = str.maketrans("()", "（）")
@@ -552,18 +610,22 @@ def _joined(labels: list[str]) -> str:
     return out
 
 
-def _make_unique(items: list[Item], paths: list[list[str]], labels: Counter[str]) -> None:
+def _make_unique(items: list[Item], labels: Counter[str]) -> list[str]:
     """Prefix repeated labels with the enclosing ones: the shortest unique suffix of the path.
 
     ``labels`` counts every numbered unit's label in the document (headings included), so
     "（一）" is prefixed ("四（一）") when other sections have a "（一）" too.
     """
-    # identical paths cannot normally happen; guard anyway, the path is the item's key
+    # identical paths cannot normally happen (a repeated label is refused as a unit); guard anyway,
+    # the path is the item's key
+    warnings: list[str] = []
+    paths = [list(it.path) for it in items]
     seen: Counter[tuple[str, ...]] = Counter()
     for it, p in zip(items, paths):
         key = tuple(p)
         seen[key] += 1
         if seen[key] > 1:
+            warnings.append(f"duplicate item {'/'.join(p)}: kept as {p[-1]}#{seen[key]}")
             p[-1] = f"{p[-1]}#{seen[key]}"
             it.path = list(p)
     depth = [2 if labels[_same_label(p[-1])] > 1 and len(p) > 1 else 1 for p in paths]
@@ -589,8 +651,9 @@ def _make_unique(items: list[Item], paths: list[list[str]], labels: Counter[str]
         if counts[_same_label(names[i])] > 1 and depth[i] > 1:
             names[i] = "/".join(paths[i])
         it.item = names[i]
+    return warnings
 
 
 def chunk_document(document: Document) -> list[Item]:
     """The citable items of ``document`` in document order (see the module docstring)."""
-    return chunk_with_residue(document)[0]
+    return split_document(document).items

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_assistant.core.model import Document, Item
-from policy_assistant.index.chunking import chunk_document, chunk_with_residue
+from policy_assistant.index.chunking import chunk_document, chunk_with_residue, split_document
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "chunking"
 CORPUS = (Path(__file__).resolve().parents[1] / "index" / "corpus"
@@ -135,7 +135,12 @@ def test_regulation_articles_are_the_units():
 def test_notice_nested_numbering_runs_on():
     items = chunk_document(golden_doc("notice_nested"))
     by = {it.item: it for it in items}
-    assert items[0].item == "引言" and items[0].text.startswith("各县（市、区）教育局，市直各学校：\n为深入贯彻")
+    assert items[0].item == "前言" and items[0].text.startswith("为深入贯彻")
+    # the addressees and the closing signature/date are document metadata, not item text
+    chunked = split_document(golden_doc("notice_nested"))
+    assert chunked.metadata["addressees"] == "各县（市、区）教育局，市直各学校"
+    assert "各县（市、区）教育局，市直各学校：" in chunked.set_aside
+    assert (items[0].office, items[0].date) == ("台州市教育局", "2025-03-20")
     # a section heading with its own intro body: an item for the section itself
     assert by["一"].path == ["一"] and by["一"].text.startswith("坚持公益普惠")
     arabic = [it.item for it in items if it.item.isdigit()]
@@ -175,7 +180,7 @@ def test_circled_items_and_repeated_labels():
 def test_heading_only_items_and_wrapped_lines():
     items = chunk_document(golden_doc("headings_wrapped"))
     by = {it.item: it for it in items}
-    assert by["引言"].text.endswith("结合我市实际，制定本方案。") and "\n" not in by["引言"].text
+    assert by["前言"].text.endswith("结合我市实际，制定本方案。") and "\n" not in by["前言"].text
     assert by["一（一）"].text.startswith("指导思想\n坚持以习近平新时代")
     assert "推动课后服务从“有”向“优”转变。" in by["一（一）"].text
     assert by["一（二）"].text.startswith("工作目标\n到2025年底")
@@ -383,7 +388,7 @@ def test_unnumbered_paragraph_belongs_to_the_item_above():
 def test_preamble_becomes_intro_item_only_with_body():
     assert labels("关于做好招生工作的通知\n一、甲。") == [("一", ["一"])]
     items = chunk_document(make_doc("关于做好招生工作的通知\n现通知如下：\n一、甲。"))
-    assert (items[0].item, items[0].path, items[0].text) == ("引言", ["引言"], "现通知如下：")
+    assert (items[0].item, items[0].path, items[0].text) == ("前言", ["前言"], "现通知如下：")
     assert items[0].title == "关于做好招生工作的通知"
 
 
@@ -391,7 +396,7 @@ def test_title_wrapped_over_two_lines():
     text = "台州市教育局关于印发\n《2025年教育工作要点》的通知\n各学校：\n一、甲。"
     items, residue = chunk_with_residue(make_doc(text, "台州市教育局关于印发《2025年教育工作要点》的通知"))
     assert residue[:2] == ["台州市教育局关于印发", "《2025年教育工作要点》的通知"]
-    assert items[0].text == "各学校："
+    assert "各学校：" in residue and items[0].text == "甲。"
 
 
 def test_title_line_recognised_when_the_known_title_differs():
