@@ -60,7 +60,7 @@ from policy_assistant.core.model import Item
 from policy_assistant.query import Query
 from policy_assistant.seams import Answer, Retrieval
 from policy_assistant.core.settings import Settings
-from policy_assistant.core.text import BULLET, MARKER, bigrams, split_sentences
+from policy_assistant.core.text import BULLET, FULL_STOPS, MARKER, bigrams, sentence_spans, split_sentences
 from policy_assistant.prompts import render
 
 CONTEXT_ITEMS = 6                # retrieved items put in front of the model
@@ -73,11 +73,8 @@ MISCITE_MARGIN = 0.25            # bigram containment by which another given ite
 EMBED_CACHE = 4096
 
 MARKER_RE = re.compile(MARKER)
-MARKER_AT = re.compile(rf"[ \t]*{MARKER}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-SENTENCE_END = "。！？!?"        # not ；: a clause ending in ； shares the next clause's markers
-CLOSERS = "”’」』）)\"'"
-ABBREVIATIONS = {"no", "art", "vs", "etc", "mr", "ms", "dr", "st", "nos", "fig", "sec", "approx"}
+SENTENCE_END = FULL_STOPS        # not ；: a clause ending in ； shares the next clause's markers
 REFUSAL = re.compile(   # an uncited sentence saying the documents do not cover (part of) the question
     r"^(?:文件中?|文中|本文件|所给条目|条目中?|以上条目|上述条目|资料中?)(?:没有|未|并未|不曾)"
     r"|^(?:文件|文中|条目|资料|以上|上述|本文件|所给|提供的)[^。！？\n]{0,12}(?:没有|未|并未|不曾)"
@@ -450,35 +447,8 @@ class _Cutter:
 
 
 def _spans(text: str) -> list[tuple[int, int, bool]]:
-    """(start, end, ended) of each sentence of one line: end punctuation, closing quotes, then markers."""
-    spans, start, i = [], 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch in SENTENCE_END or (ch == "." and _period_ends(text, i)):
-            j = i + 1
-            while j < len(text) and (text[j] in SENTENCE_END or text[j] in CLOSERS or text[j] == "."):
-                j += 1
-            while match := MARKER_AT.match(text, j):
-                j = match.end()
-            spans.append((start, j, True))
-            start = i = j
-            continue
-        i += 1
-    if start < len(text):
-        spans.append((start, len(text), False))
-    return spans
-
-
-def _period_ends(text: str, i: int) -> bool:
-    """An ASCII '.' ends an English sentence when a space, a marker or the end follows, unless it ends
-    an abbreviation (No. 12, e.g., a single initial)."""
-    after = text[i + 1:i + 2]
-    if after and after not in " \t[【" + CLOSERS:
-        return False
-    word = re.search(r"([A-Za-z]+)\.?$", text[:i])
-    if word and (word.group(1).lower() in ABBREVIATIONS or len(word.group(1)) == 1):
-        return False
-    return not re.search(r"\b(?:e\.g|i\.e)$", text[:i], re.I)
+    """(start, end, ended) of each sentence of one line (the one splitter, with English full stops)."""
+    return sentence_spans(text, ends=SENTENCE_END, periods=True)
 
 
 # -- judging one sentence ---------------------------------------------------------------------------
