@@ -140,6 +140,18 @@ def _period_ends(text: str, i: int) -> bool:
     return not re.search(r"\b(?:e\.g|i\.e)$", text[:i], re.I)
 
 
+def sentence_pieces(text: str, *, ends: str = SENTENCE_END) -> list[str]:
+    """``text`` cut into its sentences/clauses with nothing dropped: "".join(pieces) == text."""
+    pieces = []
+    for line in (text or "").splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        spans = sentence_spans(body, ends=ends) or [(0, 0, False)]
+        pieces += [body[a:b] for a, b, _ in spans[:-1]]
+        a, b, _ = spans[-1]
+        pieces.append(body[a:] + line[len(body):])
+    return [piece for piece in pieces if piece]
+
+
 def split_sentences(text: str, *, ends: str = SENTENCE_END, periods: bool = False) -> list[str]:
     """Sentences with their end punctuation and trailing markers, as written; list bullets removed."""
     out = []

@@ -38,3 +38,12 @@ def test_english_full_stops_only_when_asked():
     assert split_sentences(text, ends=FULL_STOPS, periods=True) == [
         "The plan says so.", "It adds Y [第12条].", "No. 5 is e.g. fine"]
     assert sentence_spans("1.5 million. Done", ends=FULL_STOPS, periods=True)[0] == (0, 12, True)
+
+
+def test_pieces_keep_every_character():
+    from policy_assistant.core.text import sentence_pieces
+
+    text = "甲。乙；丙\n丁！”[第1条]戊\n\n己"
+    pieces = sentence_pieces(text)
+    assert "".join(pieces) == text
+    assert pieces[:3] == ["甲。", "乙；", "丙\n"]
