@@ -480,7 +480,7 @@ def split_document(document: Document) -> Chunked:
     if not tree.root.children and tree.root.body and not frame.attachments:
         paragraphs = [p for p in _join(tree.root.body).split("\n") if p.strip()]
         if len(paragraphs) > 1 or not (frame.kinds or title_idx):
-            warnings.append(f"{document.doc}: no numbering found; indexed as {len(paragraphs)} paragraph(s)")
+            warnings.append(f"no numbering found; indexed as {len(paragraphs)} paragraph(s)")
             part = [make(p, [f"第{n}段"], []) for n, p in enumerate(paragraphs, 1)]
             items.extend(part)
             tree.root.body = []
@@ -514,7 +514,7 @@ def split_document(document: Document) -> Chunked:
     seen: Counter[str] = Counter(it.item for it in items)
     for label, count in seen.items():
         if count > 1:  # cannot normally happen: labels are made unique per part
-            warnings.append(f"{document.doc}: label {label} occurs {count} times")
+            warnings.append(f"label {label} occurs {count} times")
     metadata = dict(frame.metadata)
     if doc_title:
         metadata.setdefault("title", doc_title)

@@ -87,27 +87,32 @@ def _strip_chrome(root) -> None:
 
 
 def _region_text(el) -> str:
-    """Text of an element with the page's line structure: one block or <br> per line, cells tab-joined."""
+    """Text of an element with the page's line structure: one block or <br> per line; a table row
+    one line with its cells tab-joined in source order (blocks inside a cell stay in the cell)."""
     from lxml import etree
 
     out: list[str] = []
     pre = 0
+    cell = 0                             # inside <td>/<th>: paragraphs there do not break the row
     for event, node in etree.iterwalk(el, events=("start", "end")):
         tag = node.tag.lower() if isinstance(node.tag, str) else ""
         if event == "start":
             if tag == "br":
-                out.append("\n")
-            elif tag in _BLOCK_TAGS:
-                out.append("\n")
+                out.append(" " if cell else "\n")
             elif tag in ("td", "th"):
                 out.append("\t")
+                cell += 1
+            elif tag in _BLOCK_TAGS:
+                out.append(" " if cell else "\n")
             if tag == "pre":
                 pre += 1
             if node.text and tag:
                 out.append(node.text if pre else _WS.sub(" ", node.text))
         else:
-            if tag in _BLOCK_TAGS:
-                out.append("\n")
+            if tag in ("td", "th"):
+                cell -= 1
+            elif tag in _BLOCK_TAGS:
+                out.append(" " if cell else "\n")
             if tag == "pre":
                 pre -= 1
             if node.tail and node is not el:

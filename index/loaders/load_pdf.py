@@ -41,54 +41,72 @@ def _edge_key(line: str) -> str:
 
 
 def strip_page_furniture(pages: list[list[str]]) -> tuple[list[list[str]], list[str]]:
-    """Remove page numbers and running headers/footers from pages of stripped lines.
+    """Remove page numbers and running headers/footers from pages of lines.
 
     Only the first and last ``_EDGE`` lines of a page are candidates. A line is a
-    running header/footer when (digits aside) it sits at the edge of more than half
-    of the pages (at least two). Returns the pages and the removed lines.
+    running header/footer when (digits and spaces aside) it sits at the edge of more
+    than half of the pages (at least two). Returns the pages (their lines as given,
+    indentation kept) and the removed lines.
     """
     n = len(pages)
+    bare_pages = [[x.strip(" \t\u3000\xa0") for x in lines] for lines in pages]
     seen: Counter[str] = Counter()
-    for lines in pages:
+    for lines in bare_pages:
         edge = lines[:_EDGE] + lines[-_EDGE:] if len(lines) > 2 * _EDGE else lines
         seen.update({_edge_key(x) for x in edge if len(x) <= _MAX_RUNNING})
     need = max(2, n // 2 + 1)
     repeated = {k for k, c in seen.items() if c >= need and n >= 2}
     out, removed = [], []
-    for page_index, lines in enumerate(pages):
+    for page_index, (lines, bare) in enumerate(zip(pages, bare_pages)):
         drop: set[int] = set()
         edge_idx = list(range(min(_EDGE, len(lines)))) + list(range(max(_EDGE, len(lines) - _EDGE), len(lines)))
         used: set[str] = set()
         for i in edge_idx:
-            key = _edge_key(lines[i])
-            if _PAGE_NUMBER.match(lines[i]):
+            key = _edge_key(bare[i])
+            if _PAGE_NUMBER.match(bare[i]):
                 drop.add(i)
             elif key in repeated and key not in used:
-                if page_index == 0 and looks_like_title(lines[i]):
+                if page_index == 0 and looks_like_title(bare[i]):
                     continue        # the document title that is also the running header of later pages
                 used.add(key)
                 drop.add(i)
-        removed.extend(lines[i] for i in sorted(drop))
+        removed.extend(bare[i] for i in sorted(drop))
         out.append([x for i, x in enumerate(lines) if i not in drop])
     return out, removed
 
 
+_INDENT = ("\u3000", "  ", "\t", "\xa0")
+_PAD = " \t\u3000\xa0"
+
+
 def join_wrapped_lines(lines: list[str]) -> list[str]:
     """Join a line that fills the text width and does not end a sentence with the next one,
-    unless the next line opens a numbered unit or is page chrome."""
+    unless the next line opens a numbered unit or is page chrome.
+
+    Where the text layer keeps paragraph indentation ("　　" at the start of a paragraph, as
+    GB/T 9704 documents are set; at least a fifth of the lines), a line that is not indented
+    continues the line above when that one fills the width, even if it ends with "。": the
+    sentence end merely fell on the margin.
+    """
+    indented = [line.startswith(_INDENT) for line in lines]
+    lines = [line.strip(_PAD) for line in lines]
     widths = sorted(_width(x) for x in lines if x)
     if not widths:
         return []
     full = widths[int(0.9 * (len(widths) - 1))]
+    uses_indent = sum(indented) >= 0.2 * len(widths)
     out: list[str] = []
     last = ""                        # the previous physical line
-    for line in lines:
+    for line, indent in zip(lines, indented):
         if not line:
             continue
         if out:
             prev = out[-1]
-            wrapped = (_width(last) >= 0.8 * full and not last.endswith(_SENTENCE_END)
-                       and not looks_numbered(line) and not is_chrome_line(line) and not is_chrome_line(last))
+            if uses_indent:
+                filled = not indent and _width(last) >= 0.95 * full
+            else:
+                filled = _width(last) >= 0.8 * full and not last.endswith(_SENTENCE_END)
+            wrapped = (filled and not looks_numbered(line) and not is_chrome_line(line) and not is_chrome_line(last))
             if wrapped:
                 sep = " " if prev[-1].isascii() and prev[-1].isalpha() and line[0].isascii() and line[0].isalpha() else ""
                 out[-1] = prev + sep + line
@@ -136,13 +154,13 @@ def _pages(path: Path, data: bytes) -> tuple[list[list[str]], list[str]]:
     joined = "".join(raw_pages)
     if bad_char_share(joined) > 0.05:
         raise fail(path, "the PDF text layer is unreadable (fonts without a Unicode map); OCR it first")
-    pages = [[line.strip(" \t\u3000\xa0") for line in p.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    pages = [[line.rstrip(_PAD) for line in p.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
              for p in raw_pages]
-    pages = [[x for x in p if x] for p in pages]
+    pages = [[x for x in p if x.strip(_PAD)] for p in pages]   # the indentation stays: it marks paragraphs
     return strip_page_furniture(pages)
 
 
 def source_text(path: Path, data: bytes) -> str:
     """The text layer line by line, page numbers and running headers removed (not document text)."""
     pages, _ = _pages(path, data)
-    return "\n".join(x for p in pages for x in p)
+    return "\n".join(x.strip(_PAD) for p in pages for x in p)
