@@ -179,3 +179,25 @@ def test_index_show_prints_the_document_as_indexed(notice_three_ways, tmp_path, 
     assert [row["item"] for row in flat["items"]] == ["第1段", "第2段"] and flat["warnings"]
     assert main(["index", "show", "nope", "--index-dir", str(index_dir)]) == 2
     assert "no document 'nope'" in capsys.readouterr().err
+
+
+def test_verbatim_compares_quotes_with_the_source_file(notice_three_ways):
+    from policy_assistant.eval.metrics import question_metrics
+
+    items = chunk_document(load_document(notice_three_ways / "notice.docx"))
+    item = next(it for it in items if it.item == "三")
+    line = {"question": "随迁子女有多少", "gold_items": ["三"]}
+
+    def record(quote: str, text: str) -> dict:
+        citation = {**item.citation(), "text": text}
+        return {"answer": f"{quote}[三]", "refused": False, "generator": "extractive", "citations": [citation]}
+
+    good = question_metrics(line, record("1.5万名随迁子女纳入全市统一安排，符合条件的随迁子女按照附件1所列条件入学。",
+                                         item.text), items)
+    assert good["verbatim"] is True and good["misquoted"] == []
+    stripped = question_metrics(line, record("5万名随迁子女纳入全市统一安排，符合条件的随迁子女按照附件1所列条件入学。",
+                                             item.text), items)
+    assert stripped["verbatim"] is False                       # the misquote of issue 12 fails the gate
+    rewritten = question_metrics(line, record("3.5%的学位预留给政策性照顾对象。",
+                                              item.text.replace("1.5万名", "1.5万 名").replace("。", " | ")), items)
+    assert rewritten["verbatim"] is False                      # rewritten separators are not whitespace
