@@ -510,3 +510,40 @@ def test_property_any_text(text):
     items, residue = chunk_with_residue(make_doc(text))
     assert_accounted(text, items, residue)
     assert_well_formed(items)
+
+
+# --------------------------------------------------------------------------- llama-index
+def test_item_node_parser_gives_the_builder_items_as_nodes():
+    from llama_index.core import Document as LlamaDocument
+
+    from policy_assistant.index.node_parser import ItemNodeParser
+
+    text = CORPUS.read_text(encoding="utf-8")
+    law = LAW_MD.read_text(encoding="utf-8")
+    docs = [LlamaDocument(text=text, metadata={"file_name": CORPUS.name}),
+            LlamaDocument(text=law, metadata={"doc": "出口管制法"})]
+    nodes = ItemNodeParser().get_nodes_from_documents(docs)
+    from policy_assistant.index.loaders import load_document
+
+    expected = chunk_document(load_document(CORPUS)) + chunk_document(make_doc(law, doc="出口管制法"))
+    assert [n.get_content(metadata_mode="none") for n in nodes] == [it.text for it in expected]
+    assert [(n.metadata["doc"], n.metadata["item"], n.metadata["path"]) for n in nodes] == [
+        (it.doc, it.item, it.path) for it in expected]
+    twelve = next(n for n in nodes if n.metadata["item"] == "12")
+    assert twelve.node_id == f"{CORPUS.stem}::五/12" and twelve.metadata["section"] == "五、聚力推进公共服务优享"
+    assert twelve.metadata["title"] == "2025年教育工作要点"
+    article = next(n for n in nodes if n.metadata["item"] == "第八条")
+    assert article.metadata["path"] == ["第二章", "第一节", "第八条"]
+    assert article.metadata["title"] == "中华人民共和国出口管制法"
+    embedded = article.get_content(metadata_mode="embed")
+    assert "第一节 一般规定" in embedded and "第八条" not in embedded.split("\n\n")[0]
+
+
+def test_the_ask_path_does_not_import_llama_index_core():
+    import subprocess
+    import sys
+
+    code = ("import sys, policy_assistant.cli, policy_assistant.engine, policy_assistant.index.builder, "
+            "policy_assistant.index.chunking; print('llama_index.core' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
