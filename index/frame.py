@@ -118,7 +118,8 @@ def find_frame(lines: list[str], is_numbered, find_title, md_headings=frozenset(
         s = text[i]
         if i in title_idx or i in kinds:
             continue
-        if RECORD_RE.match(s) and not DATE_LINE_RE.match(s) and not any(ch in s for ch in "，,。"):
+        whole_bracket = s[:1] in "（(" and s[-1:] in "）)"
+        if RECORD_RE.match(s) and not DATE_LINE_RE.match(s) and (whole_bracket or not any(ch in s for ch in "，,。")):
             kinds[i] = "record"             # "1984年3月12日 …会议通过", "（2025年…通过　自…起施行）"
             meta.setdefault("record", []).append(s)
             continue

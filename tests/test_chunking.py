@@ -547,3 +547,48 @@ def test_the_ask_path_does_not_import_llama_index_core():
             "policy_assistant.index.chunking; print('llama_index.core' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+# --------------------------------------------------------------------------- bad input and layouts
+def test_backwards_and_duplicate_numbering_is_kept_with_a_warning():
+    text = "一、甲。\n1.一。\n2.二。\n1.又一。\n二、乙。\n"
+    chunked = split_document(make_doc(text))
+    by = {it.item: it for it in chunked.items}
+    assert "1.又一。" in by["2"].text                       # kept, as text of the item above
+    assert chunked.warnings == ["line 4: 1. does not continue the numbering after 2; kept as text of the unit above"]
+    assert_accounted(text, chunked.items, chunked.residue)
+    text = "第一条 甲。\n第二条 乙。\n第二条 丙。\n第三条 丁。\n"
+    chunked = split_document(make_doc(text))
+    assert [it.item for it in chunked.items] == ["第一条", "第二条", "第三条"]
+    assert chunked.items[1].text == "乙。\n第二条 丙。"
+    assert chunked.warnings == ["line 3: 第二条 does not continue the numbering after 第二条; kept as text of the unit above"]
+
+
+def test_no_structure_gives_paragraphs_and_a_warning():
+    chunked = split_document(make_doc("第一段没有编号。\n第二段也没有，\n但这一行接着上一行。\n"))
+    assert [(it.item, it.text) for it in chunked.items] == [
+        ("第1段", "第一段没有编号。"), ("第2段", "第二段也没有，但这一行接着上一行。")]
+    assert chunked.warnings == ["no numbering found; indexed as 2 paragraph(s)"]
+
+
+def test_chapter_heading_right_after_a_long_unterminated_line():
+    # HTML/PDF hand over lines without blank lines: a chapter heading after the adoption record
+    # (a long line ending in "）") or a long heading-less line is still a chapter
+    text = ("某某办法\n（2016年3月1日市人民政府第十次常务会议审议通过，自2016年5月1日起施行）\n第一章　总则\n"
+            "第一条　为了规范管理，制定本办法。\n这是一段很长的没有句末标点的说明文字它一直写到行尾也没有结束\n第二章　管理\n"
+            "第二条　按照本办法\n第一条规定的程序办理。\n")
+    items = chunk_document(make_doc(text, "某某办法"))
+    assert [(it.item, it.path) for it in items] == [("第一条", ["第一章", "第一条"]), ("第二条", ["第二章", "第二条"])]
+    assert items[1].text == "按照本办法第一条规定的程序办理。"
+    assert items[1].headings == ["第二章　管理"]
+
+
+def test_attachment_after_the_signature_is_its_own_item_and_a_table_keeps_its_rows():
+    text = ("关于做好收费工作的通知\n各学校：\n一、按标准收费。\n二、公示收费项目。\n某市教育局\n2025年3月1日\n"
+            "附件\n收费标准表\n学段\t标准\n小学\t1000元\n初中\t1250元\n")
+    chunked = split_document(make_doc(text))
+    assert [(it.item, it.text) for it in chunked.items] == [
+        ("一", "按标准收费。"), ("二", "公示收费项目。"), ("附件", "学段\t标准\n小学\t1000元\n初中\t1250元")]
+    assert chunked.items[-1].headings == ["附件　收费标准表"]
+    assert chunked.set_aside == ["各学校：", "某市教育局", "2025年3月1日"]
+    assert_accounted(text, chunked.items, chunked.residue)
