@@ -20,9 +20,11 @@ What it does
     A heading-only unit with children ("五、聚力推进公共服务优享") becomes a heading
     of its descendants; when such a unit also has an intro paragraph before its
     children, that paragraph is an item of the unit itself. Text before the first
-    numbered unit (after the title) is the item "引言". An unnumbered line belongs
-    to the unit above it. Wrapped lines (no sentence-final punctuation at the end)
-    are joined without a space; other line breaks are kept as "\\n", so
+    numbered unit (after the title and the frame) is the item "前言", the purpose
+    paragraph ("为……，现就……通知如下："). An unnumbered line belongs to the unit
+    above it. Wrapped lines (no sentence-final punctuation at the end) are joined
+    without a space; table rows (tab-joined cells) never are; other line breaks are
+    kept as "\\n", so
     ``text.replace("\\n", "")`` is a substring of the source with its line breaks
     (and the indentation around them) removed.
 
@@ -35,23 +37,33 @@ What it does
     record under a law's title (lines right after the title that open with a full
     date: "1984年3月12日 …会议通过", "（2025年2月18日…通过）") is residue, not an item.
 
+    The frame of an official document (``index.frame``: letterhead, 文号, addressees,
+    signature and date, the list of attachments, 此件主动公开, 印发/抄送 lines) is set
+    aside as metadata; an item's ``office``/``date`` come from the signature when the
+    loader found none. Attachments after the signature are their own parts: one item
+    "附件1" (a table stays one row per line), or, when numbered inside, items
+    "附件1/一" with path ["附件1", "一"]. ``split_document`` returns all of it as a
+    ``Chunked``, with warnings: numbering that goes backwards or repeats (the line is
+    kept as text of the unit above), and a document without any numbering (indexed as
+    paragraphs "第1段", "第2段" …).
+
     ``item`` is the label as printed without its separator ("12", "（三）",
     "第五条", "①"); where a label occurs more than once in the document, the
     enclosing labels are prefixed, as few as make it unique ("二（三）",
     "三（一）2"; "1.2" when two bare numbers meet). ``path`` keeps every label.
 
     ``chunk_with_residue`` also returns everything that is not in an item text
-    (title lines, the adoption record, heading lines and their "#" marks, the printed labels "12." / "（一）", a closing
-    issuer/date block), so that every non-whitespace character of the input is
-    accounted for exactly once.
+    (title lines, the frame, heading lines and their "#" marks, attachment headings,
+    the printed labels "12." / "（一）"), so that every non-whitespace character of the
+    input is accounted for exactly once.
 
 What it does not do
-    No I/O, no cleaning of site chrome (当前位置/打印本页 are the loader's job), no
-    metadata extraction (the title line is only recognised: ``document.title``,
-    or a first line named like a policy, "……通知/意见/办法/要点"), no token
-    windows: an item is never split however long it is. Decimal outlines
-    ("1.1", "1.2.3"), "一是/二是" and unnumbered bold headings are not numbering;
-    attachments (附件) after the last item stay in the last item.
+    No I/O, no cleaning of site chrome (当前位置/打印本页 are the loader's job); the
+    title line is only recognised (``document.title``, a markdown "# " line, or a first
+    line named like a policy, "……通知/意见/办法/要点"); no token windows: an item is
+    never split however long it is. Decimal outlines ("1.1", "1.2.3"), "一是/二是"
+    and unnumbered bold headings are not numbering. Several articles run together on
+    one line ("第一条 … 第二条 …") stay one item.
 """
 from __future__ import annotations
 
