@@ -18,7 +18,7 @@ from pathlib import Path
 
 from policy_assistant.core.errors import BadInput
 from policy_assistant.core.model import Document
-from policy_assistant.index.cleaning import clean_text
+from policy_assistant.index.cleaning import clean_text  # noqa: F401 - re-exported
 from policy_assistant.index.loaders import load_docx, load_html, load_pdf, load_text
 from policy_assistant.index.loaders.common import read_bytes
 from policy_assistant.index.loaders.load_pdf import join_wrapped_lines, strip_page_furniture
@@ -26,7 +26,9 @@ from policy_assistant.index.loaders.load_pdf import join_wrapped_lines, strip_pa
 __all__ = ["SUPPORTED_SUFFIXES", "load_document", "source_text", "clean_text", "join_wrapped_lines",
            "strip_page_furniture"]
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".docx", ".pdf"})
+_FORMATS = {".txt": load_text, ".md": load_text, ".html": load_html, ".htm": load_html,
+            ".docx": load_docx, ".pdf": load_pdf}     # each: load(path, data), source_text(path, data)
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMATS)
 
 
 def _checked_suffix(path: Path) -> str:
@@ -42,16 +44,8 @@ def _checked_suffix(path: Path) -> str:
 def load_document(path: Path) -> Document:
     """Read, extract and clean one policy file; ``BadInput`` naming the file if it is unusable."""
     path = Path(path)
-    suffix = _checked_suffix(path)
-    data = read_bytes(path)
-    if suffix in (".txt", ".md"):
-        document = clean_text(load_text.decode_text(path, data), doc=path.stem, source=str(path))
-    elif suffix in (".html", ".htm"):
-        document = load_html.load_html(path, data)
-    elif suffix == ".docx":
-        document = clean_text(load_docx.docx_text(path, data), doc=path.stem, source=str(path))
-    else:
-        document = load_pdf.load_pdf(path, data)
+    fmt = _FORMATS[_checked_suffix(path)]
+    document = fmt.load(path, read_bytes(path))
     if not document.text.strip():
         raise BadInput(f"{path}: no document text left after removing page chrome")
     return document
@@ -60,8 +54,5 @@ def load_document(path: Path) -> Document:
 def source_text(path: Path) -> str:
     """The file's own text (see the package docstring); ``BadInput`` if it cannot be read."""
     path = Path(path)
-    suffix = _checked_suffix(path)
-    data = read_bytes(path)
-    module = {".txt": load_text, ".md": load_text, ".html": load_html, ".htm": load_html,
-              ".docx": load_docx, ".pdf": load_pdf}[suffix]
-    return module.source_text(path, data)
+    fmt = _FORMATS[_checked_suffix(path)]
+    return fmt.source_text(path, read_bytes(path))

@@ -13,7 +13,9 @@ import re
 import zipfile
 from pathlib import Path
 
+from policy_assistant.core.model import Document
 from policy_assistant.core.numerals import int_to_cn
+from policy_assistant.index.cleaning import clean_text
 from policy_assistant.index.loaders.common import fail
 
 
@@ -195,3 +197,7 @@ def _docx_blocks(container, numbering: _Numbering, lines: list[str]) -> None:
 def source_text(path: Path, data: bytes) -> str:
     """The Word file's text as rendered above (numbering included), one paragraph or row per line."""
     return docx_text(path, data)
+
+
+def load(path: Path, data: bytes) -> Document:
+    return clean_text(docx_text(path, data), doc=path.stem, source=str(path))

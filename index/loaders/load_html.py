@@ -238,3 +238,6 @@ def source_text(path: Path, data: bytes) -> str:
     body = root if body is None else body
     _strip_chrome(body)
     return _region_text(body)
+
+
+load = load_html

@@ -164,3 +164,6 @@ def source_text(path: Path, data: bytes) -> str:
     """The text layer line by line, page numbers and running headers removed (not document text)."""
     pages, _ = _pages(path, data)
     return "\n".join(x.strip(_PAD) for p in pages for x in p)
+
+
+load = load_pdf

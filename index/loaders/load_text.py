@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policy_assistant.core.model import Document
+from policy_assistant.index.cleaning import clean_text
 from policy_assistant.index.loaders.common import _BOMS, bad_char_share, fail
 
 
@@ -61,3 +63,7 @@ def _detect(data: bytes) -> str | None:
 def source_text(path: Path, data: bytes) -> str:
     """The file's text as decoded: what a quote from it must be found in."""
     return decode_text(path, data)
+
+
+def load(path: Path, data: bytes) -> Document:
+    return clean_text(decode_text(path, data), doc=path.stem, source=str(path))
