@@ -487,7 +487,8 @@ def split_document(document: Document) -> Chunked:
     def make(text_: str, path: list[str], headings: list[str]) -> Item:
         return Item(doc=document.doc, item=path[-1], path=list(path), text=text_, title=doc_title,
                     year=document.year, section=headings[0] if headings else "",
-                    headings=list(headings), source=document.source, office=office, date=date)
+                    headings=list(headings), source=document.source, office=office, date=date,
+                    number=frame.metadata.get("number", ""))
 
     if not tree.root.children and tree.root.body and not frame.attachments:
         paragraphs = [p for p in _join(tree.root.body).split("\n") if p.strip()]

@@ -127,6 +127,7 @@ def test_a_notice_gives_its_hand_checked_items_and_frame(notice_three_ways, name
     office, date = ("办公室", "2016-03-28") if name.endswith(".html") else (NOTICE_EXPECTED["office"],
                                                                             NOTICE_EXPECTED["date"])
     assert all((it.title, it.office, it.date) == (NOTICE_EXPECTED["title"], office, date) for it in chunked.items)
+    assert all(it.citation()["number"] == "津教委〔2016〕10号" for it in chunked.items)   # shown with citations
     # no frame line inside an item, every item text in the file's own text
     source = _squash(source_text(path))
     for it in chunked.items:
