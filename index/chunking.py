@@ -62,8 +62,8 @@ What it does not do
     title line is only recognised (``document.title``, a markdown "# " line, or a first
     line named like a policy, "……通知/意见/办法/要点"); no token windows: an item is
     never split however long it is. Decimal outlines ("1.1", "1.2.3"), "一是/二是"
-    and unnumbered bold headings are not numbering. Several articles run together on
-    one line ("第一条 … 第二条 …") stay one item.
+    and unnumbered bold headings are not numbering. Articles run together on one line
+    ("第一条 …。 第二条 …。") are split only where their numbers run on one by one.
 """
 from __future__ import annotations
 
@@ -432,6 +432,32 @@ def _grow(tree: "_Tree", lines: list[str], indices: list[int], md_level: dict[in
             prev = s
 
 
+_RUN_ON_ARTICLE = re.compile(rf"(?<=[。；！？”])[ \t\u3000]+(?=第[{_CN}百千零〇两]{{1,7}}条[ \t\u3000])")
+_ARTICLE_AT = re.compile(rf"^第([{_CN}百千零〇两]{{1,7}})条[ \t\u3000]")
+_ARTICLE_NUMBER = re.compile(rf"第([{_CN}百千零〇两]{{1,7}})条")
+
+
+def _split_run_on_articles(lines: list[str]) -> list[str]:
+    """"第一条 …。 第二条 …。" on one line (a source that flattened its paragraphs) becomes one line per
+    article, cut only before the article whose number follows the last one cut; only the spaces
+    between them are dropped, and "…第二条规定的…" (no sentence end before it) is never a cut."""
+    out: list[str] = []
+    for line in lines:
+        first = _ARTICLE_AT.match(line.strip())
+        last = cn_to_int(first.group(1), positional=False) if first else None
+        if last is None or not _RUN_ON_ARTICLE.search(line):
+            out.append(line)
+            continue
+        start = 0
+        for m in _RUN_ON_ARTICLE.finditer(line):
+            number = cn_to_int(_ARTICLE_NUMBER.match(line, m.end()).group(1), positional=False)
+            if number == last + 1:
+                out.append(line[start:m.start()])
+                start, last = m.end(), number
+        out.append(line[start:])
+    return out
+
+
 def _parenthetical(line: str) -> bool:
     """A whole line in brackets ("（2016年…通过）"): complete, whatever its last word."""
     return line[:1] in "（(" and line[-1:] in "）)"
@@ -442,7 +468,7 @@ def split_document(document: Document) -> Chunked:
     text = document.text or ""
     if not text.strip():
         return Chunked([], [], [], {}, [])
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = _split_run_on_articles(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     residue: list[str] = []
     md_level: dict[int, int] = {}    # line index -> markdown heading level ("## 第一章 总则" -> 2)
     for i, raw in enumerate(lines):

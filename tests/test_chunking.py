@@ -592,3 +592,13 @@ def test_attachment_after_the_signature_is_its_own_item_and_a_table_keeps_its_ro
     assert chunked.items[-1].headings == ["附件　收费标准表"]
     assert chunked.set_aside == ["各学校：", "某市教育局", "2025年3月1日"]
     assert_accounted(text, chunked.items, chunked.residue)
+
+
+def test_articles_run_together_on_one_line_are_split_when_they_run_on():
+    text = ("## 第一章 总则\n\n第一条 为了维护国家领空主权，制定本规则。 第二条 凡辖有航空器的单位，必须遵守本规则。"
+            " 第三条 依照本规则第二条规定的程序办理。 第九条 跳号的不拆。\n")
+    items, residue = chunk_with_residue(make_doc(text))
+    assert [(it.item, it.text) for it in items] == [
+        ("第一条", "为了维护国家领空主权，制定本规则。"), ("第二条", "凡辖有航空器的单位，必须遵守本规则。"),
+        ("第三条", "依照本规则第二条规定的程序办理。 第九条 跳号的不拆。")]
+    assert_accounted(text, items, residue)
