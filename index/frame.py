@@ -123,7 +123,7 @@ def find_frame(lines: list[str], is_numbered, find_title, md_headings=frozenset(
             kinds[i] = "record"             # "1984年3月12日 …会议通过", "（2025年…通过　自…起施行）"
             meta.setdefault("record", []).append(s)
             continue
-        if s[-1] in "：:" and len(s) <= 100 and "如下" not in s and "。" not in s:
+        if _addressees(s):
             kinds[i] = "addressee"
             meta["addressees"] = s.rstrip("：:")
         break                               # the body has begun
@@ -174,6 +174,14 @@ def find_frame(lines: list[str], is_numbered, find_title, md_headings=frozenset(
             heading.append(part.pop(0))          # "附件1" then its title on the next line
         frame.attachments.append(Attachment(label=label, heading=heading, body=part))
     return frame, title_idx
+
+
+_NOT_ADDRESSEES = re.compile(r"^(?:为|根据|按照|依据|依照|现|经|近日|今年)|如下|以下|下列|。")
+
+
+def _addressees(s: str) -> bool:
+    """"各区、县教育局，天铁集团教委：": a short line ending in a colon that introduces nothing."""
+    return s[-1] in "：:" and len(s) <= 100 and not _NOT_ADDRESSEES.search(s)
 
 
 def _attachment_heading(s: str) -> bool:

@@ -602,3 +602,14 @@ def test_articles_run_together_on_one_line_are_split_when_they_run_on():
         ("第一条", "为了维护国家领空主权，制定本规则。"), ("第二条", "凡辖有航空器的单位，必须遵守本规则。"),
         ("第三条", "依照本规则第二条规定的程序办理。 第九条 跳号的不拆。")]
     assert_accounted(text, items, residue)
+
+
+@pytest.mark.parametrize("line, addressees", [
+    ("各区、县教育局，天铁集团教委：", True), ("各县（市、区）人民政府，市政府各部门、各直属机构：", True),
+    ("为深入贯彻落实会议精神，现提出以下意见：", False), ("现将有关事项通知如下：", False),
+    ("根据省里的部署，结合实际，制定本方案：", False)])
+def test_only_an_addressee_line_is_set_aside(line, addressees):
+    chunked = split_document(make_doc(f"关于做好招生工作的通知\n{line}\n一、甲。\n二、乙。\n"
+                                      "抄送：市政府办公室。\n"))
+    assert (line in chunked.set_aside) is addressees
+    assert "抄送：市政府办公室。" in chunked.set_aside and not any("抄送" in it.text for it in chunked.items)
