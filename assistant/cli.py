@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = index.add_parser("list", parents=[common], help="list the indexed documents")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_index_list)
+    show = index.add_parser("show", parents=[common], help="print one document as the index holds it")
+    show.add_argument("doc", help="the document id (see `index list`)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_index_show)
 
     ask = commands.add_parser("ask", parents=[common], help="ask one question")
     ask.add_argument("question", help="the question; - reads it from standard input")
@@ -100,6 +104,8 @@ def cmd_index_build(args, settings: Settings) -> int:
         _notice(f"warning: {warning}")
     for doc in report.removed:
         print(f"removed: {doc}")
+    for warning in report.warnings:
+        _notice(f"warning: {warning}")
     if report.failed:
         for path, reason in report.failed:
             _notice(f"not indexed: {reason if path in reason else f'{path}: {reason}'}")
@@ -130,6 +136,25 @@ def cmd_index_list(args, settings: Settings) -> int:
             status = row["status"] + (f" by {by}" if by else "") + (" (assumed)" if row["basis"] == "assumed" else "")
             print(f"{row['doc']}\t{row['year'] or '-'}\t{row['items']} items\t{status}\t{dates}\t"
                   f"{row['title']}\t{row['source']}")
+    return 0
+
+
+def cmd_index_show(args, settings: Settings) -> int:
+    from policy_assistant.index.show import show_document
+
+    record = show_document(settings, args.doc)
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{record['doc']}\t{record['title']}")
+    for key, value in record["metadata"].items():
+        print(f"  {key}: {'；'.join(value) if isinstance(value, list) else value}")
+    for line in record["set_aside"]:
+        print(f"  set aside: {line}")
+    for item in record["items"]:
+        print(f"\n[{marker_label(item['item'])}] {'/'.join(item['path'])}  {item['section']}\n{item['text']}")
+    for warning in record["warnings"]:
+        _notice(f"warning: {warning}")
     return 0
 
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from policy_assistant.core.model import Item, marker_label
-from policy_assistant.query import cn_to_int
+from policy_assistant.core.numerals import cn_to_int
 from policy_assistant.core.text import BULLET, MARKER, bigrams, fold_width, split_sentences
 
 # Fitted by `python -m policy_assistant.eval.calibrate` on the FIT documents of eval/calibration/ (the test documents
@@ -656,26 +656,10 @@ def _digit_value(raw: str) -> str:
     return str(int(raw))
 
 
-CN_NUMBER_FORM = re.compile(r"(?:[一二两三四五六七八九]千)?(?:[零〇]?[一二两三四五六七八九]百)?"
-                            r"(?:[零〇]?[一二两三四五六七八九]?十)?(?:[零〇]?[一二两三四五六七八九])?")
-
-
 def _cn_value(raw: str) -> str | None:
     """'十' -> '10', '两万' -> '20000', '二〇二五' -> '2025'; None for runs that are names, not values ('十五五')."""
-    if len(raw) == 4 and all(ch in "〇零一二三四五六七八九" for ch in raw):
-        return "".join(str(cn_to_int(ch) or 0) for ch in raw)
-    total, rest = 0, raw
-    for unit, size in (("亿", 10 ** 8), ("万", 10 ** 4)):
-        if unit in rest:
-            head, _, rest = rest.partition(unit)
-            if head and not CN_NUMBER_FORM.fullmatch(head):
-                return None
-            total += (cn_to_int(head) if head else 1) * size
-    if rest:
-        if not CN_NUMBER_FORM.fullmatch(rest):
-            return None
-        total += cn_to_int(rest) or 0
-    return str(total)
+    value = cn_to_int(raw, positional=len(raw) == 4)
+    return None if value is None else str(value)
 
 
 # -- negation and modality ----------------------------------------------------------------------

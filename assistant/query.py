@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 from policy_assistant.core.errors import BadInput
 from policy_assistant.language import detect_language
-from policy_assistant.core.text import content_tokens, fold_width, tokens
+from policy_assistant.core.numerals import cn_to_int
+from policy_assistant.core.text import content_tokens, tokens
 
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 NUMBER = r"[0-9０-９零〇一二两三四五六七八九十百千]+"
 ITEM_LOOKUP = re.compile(rf"第\s*({NUMBER})\s*[条項项]|(?:item|article|point|no\.?)\s*#?\s*(\d+)", re.I)
 SECTION_LOOKUP = re.compile(rf"第\s*({NUMBER})\s*(?:部分|章|节|大项|方面|板块|块)|(?:section|part|chapter)\s+(\d+|[ivx]+)\b", re.I)
@@ -53,23 +52,6 @@ class Query:
     @property
     def lookup(self) -> bool:
         return self.item_number is not None or self.section_number is not None
-
-
-def cn_to_int(text: str) -> int | None:
-    """'十二' -> 12, '一百零三' -> 103, '12' / '１２' -> 12; None when not a number."""
-    text = fold_width(text)
-    if text.isascii() and text.isdigit():
-        return int(text)
-    if not text or any(ch not in CN_DIGITS and ch not in CN_UNITS for ch in text):
-        return None
-    total, digit = 0, None
-    for ch in text:
-        if ch in CN_DIGITS:
-            digit = CN_DIGITS[ch]
-        else:
-            total += (1 if digit is None else digit) * CN_UNITS[ch]
-            digit = None
-    return total + (digit or 0)
 
 
 def clean_question(question: str, max_chars: int) -> str:

@@ -30,8 +30,9 @@ import numpy as np
 
 from policy_assistant.core.errors import BadInput
 from policy_assistant.core.model import Hit, Item, Validity
+from policy_assistant.core.numerals import cn_to_int
 from policy_assistant.index.validity import asks_validity, normalise_title, series_of
-from policy_assistant.query import Query, cn_to_int
+from policy_assistant.query import Query
 from policy_assistant.seams import Retrieval
 from policy_assistant.core.text import query_terms, search_tokens
 

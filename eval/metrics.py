@@ -22,7 +22,10 @@ questions where the metric applies, except key-phrase recall, which is pooled):
 - grounding (answers that make claims): the share of claim sentences supported by any
   of the retrieved items (by the question's scope of the index when the record has no
   ``retrieved``), the unsupported ones listed;
-- verbatim (records that carry citation texts): each citation's text is its index item's;
+- verbatim (records that carry citation texts): every line of each citation's text, and each
+  sentence of an extractive answer, occurs in the cited source file's own text with only
+  whitespace and line breaks ignored (``index.loaders.source_text``: no width folding, no
+  rewriting); where the source file cannot be read, the citation must be its index item's text;
 - latency: p50 (median) and p95 (nearest rank) of each ``timing_ms`` stage.
 
 Frame sentences (openings ending in "：", refusals, fixed template lines) are no claims.
@@ -33,6 +36,8 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from policy_assistant import grounding
 from policy_assistant.core.model import Item
@@ -152,9 +157,13 @@ def question_metrics(line: dict, record: dict, items: list[Item]) -> dict:
                         "unsupported": unsupported}
     out["sentences"] = sentences
 
-    # citations are the index's own text
+    # citations (and an extractive answer's quotes) are the source file's own text
     with_text = [c for c in cited if "text" in c]
-    out["verbatim"] = all(_verbatim(c, items) for c in with_text) if with_text else None
+    quotes = [sentence for sentence, _ in claims] if record.get("generator") == "extractive" else []
+    misquoted = [c.get("item", "") for c in with_text if not _verbatim(c, items)]
+    misquoted += [q for q in quotes if not _quoted(q, [c for c in with_text], items)]
+    out["misquoted"] = misquoted
+    out["verbatim"] = not misquoted if with_text else None
     out["failures"] = failures(out)
     out["passed"] = not out["failures"]
     return out
@@ -206,7 +215,7 @@ def failures(m: dict) -> list[str]:
     if m["missing_keywords"] and not m["refused"]:
         out.append("missing key phrase(s): " + "、".join(m["missing_keywords"]))
     if m["verbatim"] is False:
-        out.append("citation text differs from the index")
+        out.append("quoted text not found in the source file: " + "、".join(m["misquoted"])[:200])
     return out
 
 
@@ -214,9 +223,60 @@ def _plain(text: str) -> str:
     return "".join(fold_width(text).split()).lower()
 
 
+def _squash(text: str) -> str:
+    """Whitespace and line breaks removed, nothing else: no width folding, no case folding."""
+    return "".join((text or "").split())
+
+
+@lru_cache(maxsize=256)
+def _source_text(source: str) -> str | None:
+    """The source file's own text (``index.loaders.source_text``), squashed; None when it cannot be read."""
+    from policy_assistant.core.errors import AssistantError
+    from policy_assistant.index.loaders import source_text
+
+    try:
+        return _squash(source_text(Path(source)))
+    except (AssistantError, OSError):
+        return None
+
+
+def _occurs(quote: str, source: str) -> bool:
+    """``quote`` is in ``source`` and does not begin or end inside a number there: "5万名" cut from
+    "1.5万名", or "12" from "2012", is a misquote, not a quote."""
+    start = source.find(quote)
+    while start >= 0:
+        before = source[max(0, start - 2):start]
+        after = source[start + len(quote):start + len(quote) + 2]
+        cut_before = quote[:1].isdigit() and (before[-1:].isdigit() or (before[-1:] in ".．" and before[:1].isdigit()))
+        cut_after = quote[-1:].isdigit() and (after[:1].isdigit() or (after[:1] in ".．" and after[1:2].isdigit()))
+        if not (cut_before or cut_after):
+            return True
+        start = source.find(quote, start + 1)
+    return False
+
+
+def _source_of(citation: dict, items: list[Item]) -> str | None:
+    item = find_item(citation, items)
+    source = (item.source if item else "") or citation.get("source") or ""
+    return _source_text(source) if source else None
+
+
 def _verbatim(citation: dict, items: list[Item]) -> bool:
-    """The citation's text is an item's text in the index (which is itself verbatim from its source)."""
-    return any(it.doc == citation.get("doc") and it.text == citation.get("text") for it in items)
+    """Every line of the citation's text occurs in its source file (whitespace aside). Without a
+    readable source file, the citation must at least be its index item's text."""
+    source = _source_of(citation, items)
+    if source is None:
+        return any(it.doc == citation.get("doc") and it.text == citation.get("text") for it in items)
+    return all(_occurs(_squash(line), source) for line in (citation.get("text") or "").split("\n") if line.strip())
+
+
+def _quoted(sentence: str, cited: list[dict], items: list[Item]) -> bool:
+    """An extractive answer's sentence (markers removed) occurs in the source file of a cited item."""
+    bare = _squash(grounding.strip_markers(sentence))
+    if not bare:
+        return True
+    sources = [s for c in cited if (s := _source_of(c, items)) is not None]
+    return not sources or any(_occurs(bare, source) for source in sources)
 
 
 # -- gates and the aggregate ---------------------------------------------------------------------

@@ -7,6 +7,9 @@ dropped. The result is written as a new generation and published atomically
 to load is reported by name and, if it was indexed before, its previous items
 are kept: a build never loses data because one file broke.
 
+Each document's set-aside frame (letterhead, signature, ...), metadata and
+chunking warnings are kept in the manifest, for ``index show``.
+
 This module does not answer questions and does not parse formats itself
 (``index.loaders`` and ``index.chunking`` do).
 """
@@ -25,7 +28,7 @@ from policy_assistant.core.errors import AssistantError, BadInput, IndexBusy, In
 from policy_assistant.core.model import Item
 from policy_assistant.core.settings import Settings
 from policy_assistant.index import validity
-from policy_assistant.index.chunking import chunk_document
+from policy_assistant.index.chunking import split_document
 from policy_assistant.index.embed_cache import CachedPassages, VectorCache
 from policy_assistant.index.loaders import SUPPORTED_SUFFIXES, load_document
 from policy_assistant.index.store import IndexState, ItemStore
@@ -46,7 +49,8 @@ class BuildReport:
     items: int = 0
     embedded: int = 0
     reused: int = 0                                      # items whose vectors came from the embedding cache
-    warnings: list[str] = field(default_factory=list)    # validity facts that contradict or cannot be read
+    warnings: list[str] = field(default_factory=list)    # "doc: line 12: 3. does not continue the numbering ...",
+                                                         # validity facts that contradict or cannot be read
     seconds: float = 0.0
 
     @property
@@ -61,6 +65,8 @@ class BuildReport:
                  f"{len(self.removed)} removed"]
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning(s)")
         return ", ".join(parts) + f" ({self.embedded} items embedded in {self.seconds:.1f}s)"
 
 
@@ -158,7 +164,8 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
                 document = load_document(path)
                 document.doc = doc_id
                 document.source = public_source(path, folders)
-                items = chunk_document(document)
+                chunked = split_document(document)
+                items = chunked.items
                 if not items:
                     raise BadInput(f"{path}: no text found to index")
             except AssistantError as exc:
@@ -168,7 +175,9 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
                 _keep_previous(f"{path}: cannot read ({exc.strerror or exc})", key, previous, manifest, carried, report)
                 continue
             manifest[key] = {"sha256": digest, "doc": doc_id, "title": document.title, "year": document.year,
-                             "items": len(items)}
+                             "items": len(items), "metadata": chunked.metadata, "set_aside": chunked.set_aside,
+                             "warnings": chunked.warnings}
+            report.warnings.extend(f"{doc_id}: {warning}" for warning in chunked.warnings)
             manifest[key]["validity"], found = validity.manifest_entry(document)
             report.warnings += found
             fresh.extend(items)

@@ -20,11 +20,32 @@ What it does
     A heading-only unit with children ("五、聚力推进公共服务优享") becomes a heading
     of its descendants; when such a unit also has an intro paragraph before its
     children, that paragraph is an item of the unit itself. Text before the first
-    numbered unit (after the title) is the item "引言". An unnumbered line belongs
-    to the unit above it. Wrapped lines (no sentence-final punctuation at the end)
-    are joined without a space; other line breaks are kept as "\\n", so
+    numbered unit (after the title and the frame) is the item "前言", the purpose
+    paragraph ("为……，现就……通知如下："). An unnumbered line belongs to the unit
+    above it. Wrapped lines (no sentence-final punctuation at the end) are joined
+    without a space; table rows (tab-joined cells) never are; other line breaks are
+    kept as "\\n", so
     ``text.replace("\\n", "")`` is a substring of the source with its line breaks
     (and the indentation around them) removed.
+
+    Markdown headings ("# 第一编 总则", "## 第一章 总则", "### 第一节 …", as the
+    laws of ``../shared/benchmarks/stard/laws/`` are written) are headings whatever
+    they say: the "#" marks are dropped, a numbered one is a unit of its style, and
+    an unnumbered one ("## 序言", "## 附则") is a unit named by its text that holds
+    what follows until the next heading of its level or above. A heading wrapped
+    onto the next line ("…、" + "…的生产和销售") is joined. The adoption/amendment
+    record under a law's title (lines right after the title that open with a full
+    date: "1984年3月12日 …会议通过", "（2025年2月18日…通过）") is residue, not an item.
+
+    The frame of an official document (``index.frame``: letterhead, 文号, addressees,
+    signature and date, the list of attachments, 此件主动公开, 印发/抄送 lines) is set
+    aside as metadata; an item's ``office``/``date`` come from the signature when the
+    loader found none. Attachments after the signature are their own parts: one item
+    "附件1" (a table stays one row per line), or, when numbered inside, items
+    "附件1/一" with path ["附件1", "一"]. ``split_document`` returns all of it as a
+    ``Chunked``, with warnings: numbering that goes backwards or repeats (the line is
+    kept as text of the unit above), and a document without any numbering (indexed as
+    paragraphs "第1段", "第2段" …).
 
     ``item`` is the label as printed without its separator ("12", "（三）",
     "第五条", "①"); where a label occurs more than once in the document, the
@@ -32,28 +53,31 @@ What it does
     "三（一）2"; "1.2" when two bare numbers meet). ``path`` keeps every label.
 
     ``chunk_with_residue`` also returns everything that is not in an item text
-    (title lines, heading lines, the printed labels "12." / "（一）", a closing
-    issuer/date block), so that every non-whitespace character of the input is
-    accounted for exactly once.
+    (title lines, the frame, heading lines and their "#" marks, attachment headings,
+    the printed labels "12." / "（一）"), so that every non-whitespace character of the
+    input is accounted for exactly once.
 
 What it does not do
-    No I/O, no cleaning of site chrome (当前位置/打印本页 are the loader's job), no
-    metadata extraction (the title line is only recognised: ``document.title``,
-    or a first line named like a policy, "……通知/意见/办法/要点"), no token
-    windows: an item is never split however long it is. Decimal outlines
-    ("1.1", "1.2.3"), "一是/二是" and unnumbered bold headings are not numbering;
-    attachments (附件) after the last item stay in the last item.
+    No I/O, no cleaning of site chrome (当前位置/打印本页 are the loader's job); the
+    title line is only recognised (``document.title``, a markdown "# " line, or a first
+    line named like a policy, "……通知/意见/办法/要点"); no token windows: an item is
+    never split however long it is. Decimal outlines ("1.1", "1.2.3"), "一是/二是"
+    and unnumbered bold headings are not numbering. Articles run together on one line
+    ("第一条 …。 第二条 …。") are split only where their numbers run on one by one.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from policy_assistant.core.model import Document, Item
+from policy_assistant.core.numerals import cn_to_int
+from policy_assistant.index.frame import find_frame
 
-__all__ = ["chunk_document", "chunk_with_residue"]
+__all__ = ["Chunked", "chunk_document", "chunk_with_residue", "split_document"]
 
-PREAMBLE = "引言"
+PREAMBLE = "前言"
 
 _CN = "一二三四五六七八九十"
 _DIGIT = "0-9０-９"
@@ -81,6 +105,9 @@ _ARTICLE = "第条"
 # Styles that are one family: alternating "1." / "2、" siblings are the same level.
 _FAMILY = {"ard": "arabic", "arn": "arabic"}
 
+_MD_PLAIN = "md"   # the style of an unnumbered markdown heading
+_MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t\u3000]+(\S.*?)[ \t\u3000]*$")
+
 _TERMINAL = frozenset("。！？；：!?;:…")
 _CLOSERS = "”’」』）)》〉】\"'"
 _OPEN_END = frozenset("，,、（(《“‘—/～")  # a line ending like this is certainly mid-sentence
@@ -89,33 +116,6 @@ _SEPARATORS = "、.．"
 _HEADING_MAX = 30
 _HEADING_MAX_WITH_COMMA = 20
 _WS_RE = re.compile(r"\s+")
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-
-
-def _number(s: str) -> int | None:
-    """'十二' -> 12, '一百零三' -> 103, '５' -> 5; None when it is not a plain number."""
-    if s.isdigit():
-        try:
-            return int(s)
-        except ValueError:
-            return None
-    total, num, has_unit = 0, 0, False
-    for ch in s:
-        if ch in _CN_DIGITS:
-            num = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            has_unit = True
-            total += (num or 1) * _CN_UNITS[ch]
-            num = 0
-        else:
-            return None
-    if len(s) > 1 and not has_unit:
-        return None  # "一二" is not a number
-    return total + num
-
 
 def _terminated(line: str) -> bool:
     """Whether a line ends a sentence (so the next line starts a new one)."""
@@ -160,9 +160,9 @@ def _candidate(line: str) -> _Cand | None:
     if kind == "art" or m.group("art"):
         kind = "art"
         style = "第" + m.group("unit")
-        value = _number(m.group("artnum"))
+        value = cn_to_int(m.group("artnum"), positional=False)
     elif kind in ("cnp", "arp", "cn", "ard", "arn"):
-        value = _number(m.group(kind + "num"))
+        value = cn_to_int(m.group(kind + "num"), positional=False)
         style = kind
     elif kind == "circ":
         o = ord(m.group("circ"))
@@ -180,10 +180,11 @@ def _candidate(line: str) -> _Cand | None:
 
 class _Node:
     __slots__ = ("style", "value", "raw_label", "label", "line", "rest", "body", "children",
-                 "last_child")
+                 "last_child", "md")
 
-    def __init__(self, style, value, raw_label, line, rest):
+    def __init__(self, style, value, raw_label, line, rest, md=None):
         self.style, self.value, self.raw_label = style, value, raw_label
+        self.md = md                      # markdown heading level, None for an ordinary line
         self.label = _WS_RE.sub("", raw_label).rstrip(_SEPARATORS)
         self.line, self.rest = line, rest
         self.body: list[tuple[str, bool]] = []  # (line, starts a new paragraph)
@@ -201,6 +202,8 @@ class _Tree:
         self.rank_of: dict[str, int] = {}
         self.last_value: dict[str, int] = {}  # per style and per family, anywhere in the doc
         self.any_label = False
+        self.lineno = 0                     # the line being offered, for warnings
+        self.warnings: list[str] = []
         self.aliases: dict[str, str] = {}   # "1、" ranked like "1." when they alternate
 
     # -- ranks -------------------------------------------------------------
@@ -215,9 +218,9 @@ class _Tree:
                     pos = i
                     break
             self.ranks.insert(pos, style)
-        elif self.stack:
+        elif any(n.style in self.rank_of for n in self.stack):
             # a new style first appears as a child of the open unit: it ranks right below it
-            top = self.stack[-1].style
+            top = next(n.style for n in reversed(self.stack) if n.style in self.rank_of)
             top = self.aliases.get(top, top)
             self.ranks.insert(self.ranks.index(top) + 1, style)
         else:
@@ -237,8 +240,11 @@ class _Tree:
                 return True
         return False
 
-    def offer(self, c: _Cand, line: str) -> bool:
-        """Accept ``c`` as a numbered unit (and push it) or refuse it (it is body text)."""
+    def offer(self, c: _Cand, line: str, md: int | None = None) -> bool:
+        """Accept ``c`` as a numbered unit (and push it) or refuse it (it is body text).
+
+        ``md`` is the markdown heading level when the line is a ``## …`` heading.
+        """
         stack = self.stack
         # 1. a sibling of a unit that is open
         for i in range(len(stack) - 1, -1, -1):
@@ -248,12 +254,16 @@ class _Tree:
                      and c.value == n.value + 1)
             if same or alias:
                 if not (n.value < c.value <= n.value + 2):
+                    if c.value <= n.value and same:
+                        self.warnings.append(
+                            f"line {self.lineno}: {c.raw_label.strip()} does not continue the numbering after "
+                            f"{n.label}; kept as text of the unit above")
                     return False
                 if alias and c.style not in self.rank_of:
                     self.aliases[c.style] = n.style
                     self.rank_of[c.style] = self.rank_of[n.style]
                 del stack[i:]
-                self._push(c, line)
+                self._push(c, line, md)
                 return True
         # 2. a first (or running-on) unit of its style below some open unit
         rank = self._rank(c.style)
@@ -271,18 +281,36 @@ class _Tree:
             if article_rank is not None and rank > article_rank and self._article_open():
                 return False
         j = len(stack)
-        while j and self.rank_of.get(stack[j - 1].style, 0) >= rank:
+        while j and self._closes(stack[j - 1], rank, md):
             j -= 1
         parent = stack[j - 1] if j else self.root
         for key in (c.style, c.family):
             if key and parent.last_child.get(key, 0) >= c.value:
                 return False  # a second "1." under the same parent: not a new unit
         del stack[j:]
-        self._push(c, line)
+        self._push(c, line, md)
         return True
 
-    def _push(self, c: _Cand, line: str) -> None:
-        node = _Node(c.style, c.value, c.raw_label, line, c.rest)
+    def _closes(self, open_node: _Node, rank: int, md: int | None) -> bool:
+        """Whether a new unit of ``rank`` (markdown level ``md``) closes ``open_node``."""
+        if open_node.style == _MD_PLAIN:   # "## 附则": closed only by a heading of its level or above
+            return md is not None and md <= open_node.md
+        return self.rank_of.get(open_node.style, 0) >= rank
+
+    def push_plain_heading(self, text: str, md: int) -> None:
+        """An unnumbered markdown heading ("## 序言", "## 附则"): a unit named by its text.
+
+        It closes every open unit down to the nearest markdown heading of a higher level.
+        """
+        while self.stack and not (self.stack[-1].md is not None and self.stack[-1].md < md):
+            self.stack.pop()
+        node = _Node(_MD_PLAIN, 0, text, text, "", md)
+        (self.stack[-1] if self.stack else self.root).children.append(node)
+        self.stack.append(node)
+        self.any_label = True
+
+    def _push(self, c: _Cand, line: str, md: int | None = None) -> None:
+        node = _Node(c.style, c.value, c.raw_label, line, c.rest, md)
         parent = self.stack[-1] if self.stack else self.root
         parent.children.append(node)
         parent.last_child[c.style] = c.value
@@ -303,12 +331,12 @@ _TITLE_RE = re.compile(
     r"|清单|报告|总结|制度|规则|章程|守则|须知)[》”]?(?:[（(][^（）()]{1,20}[）)])?$")
 
 
-def _title_lines(lines: list[str], title: str) -> tuple[set[int], str]:
-    """Indices of the lines (before the first numbered line) that print the title."""
+def _title_lines(lines: list[str], title: str, skip: set[int] = frozenset()) -> tuple[set[int], str]:
+    """Indices of the lines (before the first numbered line, not in ``skip``) that print the title."""
     head: list[int] = []
     for i, raw in enumerate(lines):
         s = raw.strip()
-        if not s:
+        if not s or i in skip:
             continue
         if _candidate(s) is not None or len(head) >= 20:
             break
@@ -334,76 +362,55 @@ def _title_lines(lines: list[str], title: str) -> tuple[set[int], str]:
     return set(), ""
 
 
-_DATE_LINE_RE = re.compile(
-    r"^[0-9０-９〇零一二三四五六七八九]{4}[ \t\u3000]*年[ \t\u3000]*[0-9０-９一二三四五六七八九十]{1,2}"
-    r"[ \t\u3000]*月[ \t\u3000]*[0-9０-９〇一二三四五六七八九十]{1,3}[ \t\u3000]*日$")
-
-
-def _signature_lines(lines: list[str]) -> set[int]:
-    """The closing issuer/date block ("台州市教育局" / "2025年3月20日"): not part of the last item."""
-    tail: list[int] = []
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].strip():
-            tail.append(i)
-            if len(tail) == 4:
-                break
-    if len(tail) < 2 or not _DATE_LINE_RE.match(lines[tail[0]].strip()):
-        return set()
-    found = {tail[0]}
-    for i in tail[1:3]:
-        s = lines[i].strip()
-        if (len(s) > 30 or _terminated(s) or _candidate(s) is not None
-                or any(ch in "，。；,;" for ch in s)):
-            break
-        found.add(i)
-    if len(found) == len(tail):
-        return set()  # nothing but the block: leave the text alone
-    return found
+def _table_row(line: str) -> bool:
+    """A table row as the loaders hand it over: cells joined by tabs (or a markdown "| a | b |")."""
+    return "\t" in line or line.startswith("|")
 
 
 def _join(segments: list[tuple[str, bool]]) -> str:
-    """Join lines: a wrapped line is glued to the next; other breaks stay as newlines."""
+    """Join lines: a wrapped line is glued to the next; other breaks (and table rows) stay newlines."""
     out: list[str] = []
     prev = None
     for text, new_paragraph in segments:
         if prev is not None:
-            if new_paragraph or _terminated(prev):
+            if new_paragraph or _terminated(prev) or _table_row(prev) or _table_row(text):
                 out.append("\n")
         out.append(text)
         prev = text
     return "".join(out)
 
 
-def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
-    """Items of ``document`` plus every fragment not in an item text.
+@dataclass
+class Chunked:
+    """Everything the chunker makes of one document."""
 
-    The residue holds, in document order, the title line(s), the heading lines of
-    units that have children ("五、聚力推进公共服务优享"), and the printed labels of the
-    items ("12.", "（一）", "第五条"). Together with the item texts it contains every
-    non-whitespace character of ``document.text`` exactly once.
-    """
-    text = document.text or ""
-    if not text.strip():
-        return [], []
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    title_idx, title = _title_lines(lines, document.title or "")
-    signature_idx = _signature_lines(lines) - title_idx
-    residue: list[str] = []
+    items: list[Item]
+    residue: list[str]              # every fragment not in an item text (see ``chunk_with_residue``)
+    set_aside: list[str]            # header/footer lines: letterhead, number, addressees, signature, ...
+    metadata: dict                  # number, issuer, date, addressees, record, attachments (names)
+    warnings: list[str]
 
-    tree = _Tree()
+
+def _grow(tree: "_Tree", lines: list[str], indices: list[int], md_level: dict[int, int]) -> None:
+    """Feed the lines ``indices`` of ``lines`` to ``tree`` (blank lines end a paragraph)."""
     prev: str | None = None          # the previous non-empty line's text (None after a blank)
-    for i, raw in enumerate(lines):
-        s = raw.strip()
+    last = None
+    for i in indices:
+        if last is not None and i != last + 1 and any(not lines[k].strip() for k in range(last + 1, i)):
+            prev = None
+        last = i
+        s = lines[i].strip()
         if not s:
             prev = None
             continue
-        if i in title_idx:
-            residue.append(s)
+        tree.lineno = i + 1
+        c = _candidate(s)
+        md = md_level.get(i)
+        if md is not None:                    # a markdown heading is a heading, whatever it says
+            if c is None or not tree.offer(c, s, md):
+                tree.push_plain_heading(s, md)
             prev = None
             continue
-        if i in signature_idx:
-            continue
-        c = _candidate(s)
         if c is None:
             tree.add_body(s, False)
             prev = s
@@ -413,7 +420,8 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
             prev = s
             continue
         if (prev is not None and c.style in ("第条", "第章", "第节") and len(prev) >= 25
-                and not _terminated(prev)):
+                and not _terminated(prev) and not _parenthetical(prev)
+                and not (c.style != _ARTICLE and _heading_like(c.rest))):
             tree.add_body(s, False)           # "…按照本办法\n第三条规定的…"
             prev = s
             continue
@@ -423,26 +431,161 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
             tree.add_body(s, True)
             prev = s
 
-    items: list[Item] = []
-    paths: list[list[str]] = []
+
+_RUN_ON_ARTICLE = re.compile(rf"(?<=[。；！？”])[ \t\u3000]+(?=第[{_CN}百千零〇两]{{1,7}}条[ \t\u3000])")
+_ARTICLE_AT = re.compile(rf"^第([{_CN}百千零〇两]{{1,7}})条[ \t\u3000]")
+_ARTICLE_NUMBER = re.compile(rf"第([{_CN}百千零〇两]{{1,7}})条")
+
+
+def _split_run_on_articles(lines: list[str]) -> list[str]:
+    """"第一条 …。 第二条 …。" on one line (a source that flattened its paragraphs) becomes one line per
+    article, cut only before the article whose number follows the last one cut; only the spaces
+    between them are dropped, and "…第二条规定的…" (no sentence end before it) is never a cut."""
+    out: list[str] = []
+    for line in lines:
+        first = _ARTICLE_AT.match(line.strip())
+        last = cn_to_int(first.group(1), positional=False) if first else None
+        if last is None or not _RUN_ON_ARTICLE.search(line):
+            out.append(line)
+            continue
+        start = 0
+        for m in _RUN_ON_ARTICLE.finditer(line):
+            number = cn_to_int(_ARTICLE_NUMBER.match(line, m.end()).group(1), positional=False)
+            if number == last + 1:
+                out.append(line[start:m.start()])
+                start, last = m.end(), number
+        out.append(line[start:])
+    return out
+
+
+def _parenthetical(line: str) -> bool:
+    """A whole line in brackets ("（2016年…通过）"): complete, whatever its last word."""
+    return line[:1] in "（(" and line[-1:] in "）)"
+
+
+def split_document(document: Document) -> Chunked:
+    """Items, residue, the set-aside frame, document metadata and warnings of ``document``."""
+    text = document.text or ""
+    if not text.strip():
+        return Chunked([], [], [], {}, [])
+    lines = _split_run_on_articles(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    residue: list[str] = []
+    md_level: dict[int, int] = {}    # line index -> markdown heading level ("## 第一章 总则" -> 2)
+    for i, raw in enumerate(lines):
+        m = _MD_HEADING_RE.match(raw.strip())
+        if m:
+            md_level[i] = len(m.group(1))
+            residue.append(m.group(1))
+            lines[i] = m.group(2)
+    for i in md_level:                # "## 第五章 卷烟纸、滤嘴棒、" + "烟草专用机械的生产和销售"
+        if lines[i][-1] in _OPEN_END:
+            j = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+            if (j is not None and j not in md_level and _candidate(lines[j].strip()) is None
+                    and len(lines[j].strip()) <= _HEADING_MAX):
+                lines[i], lines[j] = lines[i] + lines[j].strip(), ""
+
+    found_title = [""]
+
+    def find_title(skip: set[int]) -> set[int]:
+        idx, found_title[0] = _title_lines(lines, document.title or "", skip)
+        first = next((i for i, raw in enumerate(lines) if raw.strip()), None)
+        if not idx and md_level.get(first) == 1 and _candidate(lines[first].strip()) is None:
+            idx, found_title[0] = {first}, lines[first].strip()   # "# 最高人民法院关于……的解释"
+        return idx
+
+    frame, title_idx = find_frame(lines, lambda s: _candidate(s) is not None, find_title, set(md_level))
+    title = found_title[0]
+    in_attachment = {j for a in frame.attachments for j in (*a.heading, *a.body)}
+    warnings: list[str] = []
     doc_title = document.title or title
+    office = document.office or frame.metadata.get("issuer", "")
+    date = document.date or _iso_date(frame.metadata.get("date", ""))
+
+    residue.extend(lines[i].strip() for i in sorted(title_idx))
+    main = [i for i in range(len(lines))
+            if i not in title_idx and i not in frame.kinds and i not in in_attachment]
+    tree = _Tree()
+    _grow(tree, lines, main, md_level)
+    warnings.extend(tree.warnings)
+
+    items: list[Item] = []
+
+    def make(text_: str, path: list[str], headings: list[str]) -> Item:
+        return Item(doc=document.doc, item=path[-1], path=list(path), text=text_, title=doc_title,
+                    year=document.year, section=headings[0] if headings else "",
+                    headings=list(headings), source=document.source, office=office, date=date,
+                    number=frame.metadata.get("number", ""))
+
+    if not tree.root.children and tree.root.body and not frame.attachments:
+        paragraphs = [p for p in _join(tree.root.body).split("\n") if p.strip()]
+        if len(paragraphs) > 1 or not (frame.kinds or title_idx):
+            warnings.append(f"no numbering found; indexed as {len(paragraphs)} paragraph(s)")
+            part = [make(p, [f"第{n}段"], []) for n, p in enumerate(paragraphs, 1)]
+            items.extend(part)
+            tree.root.body = []
+    part, labels = _emit(tree, make, residue)
+    warnings.extend(_make_unique(part, labels))
+    items.extend(part)
+
+    for attachment in frame.attachments:
+        heading = "".join(lines[j].strip() for j in attachment.heading[:1])
+        heading_text = "　".join(lines[j].strip() for j in attachment.heading)
+        residue.extend(lines[j].strip() for j in attachment.heading)
+        sub = _Tree()
+        _grow(sub, lines, attachment.body, md_level)
+        warnings.extend(f"{attachment.label}: {w}" for w in sub.warnings)
+        if not sub.root.children:
+            if sub.root.body:
+                items.append(make(_join(sub.root.body), [attachment.label], [heading_text]))
+            continue
+        part, labels = _emit(sub, make, residue, heading=heading_text)
+        warnings.extend(_make_unique(part, labels))
+        for it in part:
+            it.path = [attachment.label, *it.path]
+            it.item = f"{attachment.label}/{it.item}"
+        items.extend(part)
+        del heading
+
+    for i in sorted(frame.kinds):
+        residue.append(lines[i].strip())
+    for n, it in enumerate(items):
+        it.order = n
+    seen: Counter[str] = Counter(it.item for it in items)
+    for label, count in seen.items():
+        if count > 1:  # cannot normally happen: labels are made unique per part
+            warnings.append(f"label {label} occurs {count} times")
+    metadata = dict(frame.metadata)
+    if doc_title:
+        metadata.setdefault("title", doc_title)
+    return Chunked(items, residue, frame.set_aside(lines), metadata, warnings)
+
+
+def _iso_date(value: str) -> str:
+    m = re.match(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日", value or "")
+    return f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}" if m else ""
+
+
+def _emit(tree: "_Tree", make, residue: list[str], heading: str = "") -> tuple[list[Item], Counter]:
+    """The items of a grown tree, in document order, and the count of every unit label."""
+    items: list[Item] = []
+    labels: Counter[str] = Counter()
+    top = [heading] if heading else []
 
     def emit(text_: str, path: list[str], headings: list[str]) -> None:
-        items.append(Item(
-            doc=document.doc, item=path[-1], path=list(path), text=text_, title=doc_title,
-            year=document.year, section=headings[0] if headings else "",
-            headings=list(headings), source=document.source, office=document.office,
-            date=document.date, order=len(items)))
-        paths.append(list(path))
+        items.append(make(text_, path, headings))
 
     if tree.root.body:
-        emit(_join(tree.root.body), [PREAMBLE], [])
-
-    labels: Counter[str] = Counter()
+        emit(_join(tree.root.body), [PREAMBLE], list(top))
 
     def walk(node: _Node, path: list[str], headings: list[str]) -> None:
         path = [*path, node.label]
         labels[_same_label(node.label)] += 1
+        if node.md is not None and not node.children:
+            # a markdown heading over plain paragraphs ("## 序言"): the heading names the item
+            residue.append(node.line)
+            if node.body:
+                emit(_join(node.body), path, [*headings, node.line])
+            return
         if node.style == _ARTICLE or not node.children:
             segs = ([(node.rest, False)] if node.rest else []) + node.body
             if node.rest and node.body and node.style != _ARTICLE and _heading_like(node.rest):
@@ -456,7 +599,7 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
             for child in node.children:  # cannot happen for articles (leaf), kept for safety
                 walk(child, path, headings)
             return
-        if not node.rest or _heading_like(node.rest):
+        if node.md is not None or not node.rest or _heading_like(node.rest):
             residue.append(node.line)
             own_heading = node.line
             segs = node.body
@@ -470,12 +613,22 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
         for child in node.children:
             walk(child, path, child_headings)
 
-    for top in tree.root.children:  # pre-order: the order the lines came in
-        walk(top, [], [])
-    residue.extend(lines[i].strip() for i in sorted(signature_idx))
+    for node in tree.root.children:  # pre-order: the order the lines came in
+        walk(node, [], list(top))
+    return items, labels
 
-    _make_unique(items, paths, labels)
-    return items, residue
+
+def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
+    """Items of ``document`` plus every fragment not in an item text.
+
+    The residue holds the title line(s), the header/footer frame (letterhead, number,
+    addressees, record, signature, date, 印发/抄送), the heading lines of units that have
+    children ("五、聚力推进公共服务优享") and of attachments, markdown "#" marks, and the
+    printed labels of the items ("12.", "（一）", "第五条"). Together with the item texts it
+    contains every non-whitespace character of ``document.text`` exactly once.
+    """
+    chunked = split_document(document)
+    return chunked.items, chunked.residue
 
 
 _HALF_TO_FULL = str.maketrans("()", "（）")
@@ -496,18 +649,22 @@ def _joined(labels: list[str]) -> str:
     return out
 
 
-def _make_unique(items: list[Item], paths: list[list[str]], labels: Counter[str]) -> None:
+def _make_unique(items: list[Item], labels: Counter[str]) -> list[str]:
     """Prefix repeated labels with the enclosing ones: the shortest unique suffix of the path.
 
     ``labels`` counts every numbered unit's label in the document (headings included), so
     "（一）" is prefixed ("四（一）") when other sections have a "（一）" too.
     """
-    # identical paths cannot normally happen; guard anyway, the path is the item's key
+    # identical paths cannot normally happen (a repeated label is refused as a unit); guard anyway,
+    # the path is the item's key
+    warnings: list[str] = []
+    paths = [list(it.path) for it in items]
     seen: Counter[tuple[str, ...]] = Counter()
     for it, p in zip(items, paths):
         key = tuple(p)
         seen[key] += 1
         if seen[key] > 1:
+            warnings.append(f"duplicate item {'/'.join(p)}: kept as {p[-1]}#{seen[key]}")
             p[-1] = f"{p[-1]}#{seen[key]}"
             it.path = list(p)
     depth = [2 if labels[_same_label(p[-1])] > 1 and len(p) > 1 else 1 for p in paths]
@@ -533,8 +690,9 @@ def _make_unique(items: list[Item], paths: list[list[str]], labels: Counter[str]
         if counts[_same_label(names[i])] > 1 and depth[i] > 1:
             names[i] = "/".join(paths[i])
         it.item = names[i]
+    return warnings
 
 
 def chunk_document(document: Document) -> list[Item]:
     """The citable items of ``document`` in document order (see the module docstring)."""
-    return chunk_with_residue(document)[0]
+    return split_document(document).items

@@ -86,6 +86,7 @@ _NOT_TITLE_END = tuple("。；;，,：:、！!？?")
 _DATE_RE = re.compile(r"((?:19|20)\d{2})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _YEAR_IN_TITLE = re.compile(r"(?<![\d\-–—~～至])((?:19|20)\d{2})\s*年(?!\s*[-–—~～至]\s*(?:19|20)?\d{2})")
 _DOC_NUMBER = re.compile(r"^\S{1,12}[〔\[［(（]\s*(?:19|20)\d{2}\s*[〕\]］)）]\s*\d+\s*号$")
+_LETTERHEAD = re.compile(r"^[^，。；：:,;、]{2,40}文件$")     # "天津市教育委员会文件" heads the page, it is no title
 _STRIP = " \t\u3000\xa0\ufeff\u200b\u200c\u200d\u2060"
 
 
@@ -163,7 +164,7 @@ def _title_candidate(line: str) -> str:
     s = re.sub(r"^#{1,6}\s*", "", line.strip(_STRIP)).strip("*_ ").strip(_STRIP)
     if not (2 <= len(s) <= 80) or s.endswith(_NOT_TITLE_END) or looks_numbered(s):
         return ""
-    if _DOC_NUMBER.match(s) or (normalise_date(s) and len(s) <= 16):
+    if _DOC_NUMBER.match(s) or (normalise_date(s) and len(s) <= 16) or _LETTERHEAD.match(s):
         return ""
     if not any("\u4e00" <= ch <= "\u9fff" or ch.isalpha() for ch in s):
         return ""
@@ -171,7 +172,13 @@ def _title_candidate(line: str) -> str:
 
 
 def _find_title(lines: list[str]) -> str:
-    """The first line that looks like a title among the lines before the first numbered unit."""
+    """The first line that looks like a title among the lines before the first numbered unit.
+
+    A markdown document's level-1 heading ("# 最高人民法院关于……的解释") is its title, however long.
+    """
+    first = next((line for line in lines if line), "")
+    if re.match(r"^#\s+\S", first) and not looks_numbered(first[1:].strip()):
+        return first[1:].strip(_STRIP)
     head: list[str] = []
     for line in lines:
         if not line:

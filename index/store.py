@@ -173,6 +173,15 @@ class ItemStore:
         order = sorted(range(len(items)), key=lambda i: (items[i].doc, items[i].order))
         return [items[i] for i in order], (vectors[order] if items else vectors)
 
+    def items_of(self, collection: str, doc: str) -> list[Item]:
+        """The items of one document, in document order (no vectors): what ``index show`` prints."""
+        try:
+            records = self._collection(collection).get(where={"doc": doc}, include=["metadatas", "documents"])
+        except Exception as exc:  # noqa: BLE001
+            raise IndexUnusable(f"the index at {self.describe()} is damaged: {_first_line(exc)}; {REBUILD_HINT}") from exc
+        items = [Item.from_metadata(meta, text) for meta, text in zip(records["metadatas"], records["documents"])]
+        return sorted(items, key=lambda item: item.order)
+
     def dense_search(self, collection: str, vector: np.ndarray, k: int, docs: list[str] | None = None) -> list[tuple[str, float]]:
         """Nearest items as (item key, cosine).
 

@@ -142,8 +142,10 @@ def _wrap(line: str, font: str, size: float, width: float) -> list[str]:
     return out
 
 
-def write_pdf(path: Path, text: str, *, header: str = PDF_RUNNING_HEADER, font_size: float = 11) -> Path:
-    """A text-layer PDF: wrapped lines, a running header and '- N -' footers on every page."""
+def write_pdf(path: Path, text: str, *, header: str = PDF_RUNNING_HEADER, font_size: float = 11,
+              indent: bool = False) -> Path:
+    """A text-layer PDF: wrapped lines, a running header and '- N -' footers on every page; with
+    ``indent`` each paragraph but a heading starts with two ideographic spaces (GB/T 9704)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -162,6 +164,8 @@ def write_pdf(path: Path, text: str, *, header: str = PDF_RUNNING_HEADER, font_s
     furniture()
     y = page_h - margin - 10
     for line in _lines(text):
+        if indent and not _HEADING_LINE.match(line):
+            line = "\u3000\u3000" + line
         for part in _wrap(line, font, font_size, page_w - 2 * margin):
             if y < margin + 10:
                 c.showPage()
@@ -179,4 +183,88 @@ def write_pdf(path: Path, text: str, *, header: str = PDF_RUNNING_HEADER, font_s
 def write_gb18030(path: Path, text: str) -> Path:
     """The text as GB18030 bytes with CRLF line endings (a file saved on Windows)."""
     path.write_bytes(text.replace("\r\n", "\n").replace("\n", "\r\n").encode("gb18030"))
+    return path
+
+
+# --------------------------------------------------------------------------- realistic layouts
+# The writers below render any text (a law from ../shared/benchmarks/stard/laws/, the bundled corpus, a
+# notice) the way government sites and offices lay it out, so the loaders meet real layouts:
+# - ``write_html_flat``: the whole article on one line, one <p> per paragraph and no blank lines, headings
+#   inside a centred <p><strong>, tab rows as a <table>, and the site around it;
+# - ``write_docx_layout``: Word with automatic list numbering ("List Number", the printed "1." removed
+#   from the text) and tab rows as a real Word table;
+# - ``write_pdf`` above already adds a running header and "- N -" page numbers.
+
+_HEADING_LINE = re.compile(r"^(?:第[一二三四五六七八九十百零〇]+[编章节](?:\s|　|$)|附件\s*\d*$|附\s*则$|序\s*言$)")
+_NUMBERED_LINE = re.compile(r"^\d{1,3}[.．](?!\d)\s*")
+
+
+def markdown_lines(text: str) -> list[str]:
+    """A markdown law as a page shows it: the '#' marks gone, one paragraph per line, no blank lines."""
+    return [re.sub(r"^#{1,6}\s+", "", line) for line in _lines(text)]
+
+
+def _blocks(lines: list[str]) -> list[tuple[str, object]]:
+    """('p', line) / ('table', [rows of cells]) in order; consecutive tab lines are one table."""
+    out: list[tuple[str, object]] = []
+    for line in lines:
+        if "\t" in line:
+            if out and out[-1][0] == "table":
+                out[-1][1].append(line.split("\t"))
+            else:
+                out.append(("table", [line.split("\t")]))
+        else:
+            out.append(("p", line))
+    return out
+
+
+def write_html_flat(path: Path, lines: list[str], *, site: str = "天津市教育委员会") -> Path:
+    """A government page whose article body is one line of <p> elements (see above); lines[0] is the title."""
+    esc = html.escape
+    title, body = lines[0], lines[1:]
+    parts = []
+    for kind, value in _blocks(body):
+        if kind == "table":
+            rows = "".join("<tr>" + "".join(f"<td><p>{esc(c)}</p></td>" for c in row) + "</tr>" for row in value)
+            parts.append(f'<table border="1" cellspacing="0"><tbody>{rows}</tbody></table>')
+        elif _HEADING_LINE.match(value):
+            parts.append(f'<p style="text-align:center"><strong>{esc(value)}</strong></p>')
+        else:
+            parts.append(f'<p style="text-indent:2em">{esc(value)}</p>')
+    page = (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{esc(title)}_{esc(site)}</title>"
+        '<script>var _hmt=_hmt||[];</script><style>.nav li{display:inline}</style></head><body>'
+        f'<div class="header"><div class="logo">{esc(site)}</div><div class="search">站内搜索</div></div>'
+        '<div class="nav"><ul><li><a href="/">首页</a></li><li><a href="/zwgk/">政务公开</a></li>'
+        '<li><a href="/zcwj/">政策文件</a></li></ul></div>'
+        '<div class="position">当前位置：首页 &gt; 政务公开 &gt; 政策文件</div>'
+        f'<div class="article"><h1>{esc(title)}</h1>'
+        '<div class="info">发布时间：2016-03-28 信息来源：办公室 浏览次数：<span id="c">0</span></div>'
+        f'<div class="TRS_Editor" id="zoom">{"".join(parts)}</div>'
+        '<div class="tools"><a href="javascript:window.print()">【打印本页】</a>'
+        '<a href="javascript:window.close()">【关闭窗口】</a></div></div>'
+        f'<div class="footer"><p>版权所有：{esc(site)}</p><p>网站标识码：1200000000 津ICP备05000000号</p></div>'
+        "</body></html>")
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def write_docx_layout(path: Path, lines: list[str], *, auto_numbers: bool = True) -> Path:
+    """Word as offices write it: "1." items as automatic "List Number" paragraphs (``auto_numbers``),
+    tab rows as a Word table."""
+    import docx
+
+    document = docx.Document()
+    for kind, value in _blocks(lines):
+        if kind == "table":
+            table = document.add_table(rows=len(value), cols=max(len(row) for row in value))
+            for r, row in enumerate(value):
+                for c, cell in enumerate(row):
+                    table.cell(r, c).text = cell
+        elif auto_numbers and _NUMBERED_LINE.match(value):
+            document.add_paragraph(_NUMBERED_LINE.sub("", value), style="List Number")
+        else:
+            document.add_paragraph(value)
+    document.save(str(path))
     return path

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_assistant.core.model import Document, Item
-from policy_assistant.index.chunking import chunk_document, chunk_with_residue
+from policy_assistant.index.chunking import chunk_document, chunk_with_residue, split_document
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "chunking"
 CORPUS = (Path(__file__).resolve().parents[1] / "index" / "corpus"
@@ -104,9 +104,10 @@ def test_golden_texts_are_verbatim_and_complete(name):
 
 
 def test_regulation_articles_are_the_units():
-    items = chunk_document(golden_doc("regulation"))
-    assert items[0].item == "引言" and items[0].text.startswith("（2025年2月18日")
-    articles = items[1:]
+    items, residue = chunk_with_residue(golden_doc("regulation"))
+    # the adoption record under the title is metadata, not an item
+    assert "（2025年2月18日市政府第56次常务会议审议通过　自2025年4月1日起施行）" in residue
+    articles = items
     cn = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"]
 
     def zh(n: int) -> str:
@@ -134,7 +135,12 @@ def test_regulation_articles_are_the_units():
 def test_notice_nested_numbering_runs_on():
     items = chunk_document(golden_doc("notice_nested"))
     by = {it.item: it for it in items}
-    assert items[0].item == "引言" and items[0].text.startswith("各县（市、区）教育局，市直各学校：\n为深入贯彻")
+    assert items[0].item == "前言" and items[0].text.startswith("为深入贯彻")
+    # the addressees and the closing signature/date are document metadata, not item text
+    chunked = split_document(golden_doc("notice_nested"))
+    assert chunked.metadata["addressees"] == "各县（市、区）教育局，市直各学校"
+    assert "各县（市、区）教育局，市直各学校：" in chunked.set_aside
+    assert (items[0].office, items[0].date) == ("台州市教育局", "2025-03-20")
     # a section heading with its own intro body: an item for the section itself
     assert by["一"].path == ["一"] and by["一"].text.startswith("坚持公益普惠")
     arabic = [it.item for it in items if it.item.isdigit()]
@@ -174,7 +180,7 @@ def test_circled_items_and_repeated_labels():
 def test_heading_only_items_and_wrapped_lines():
     items = chunk_document(golden_doc("headings_wrapped"))
     by = {it.item: it for it in items}
-    assert by["引言"].text.endswith("结合我市实际，制定本方案。") and "\n" not in by["引言"].text
+    assert by["前言"].text.endswith("结合我市实际，制定本方案。") and "\n" not in by["前言"].text
     assert by["一（一）"].text.startswith("指导思想\n坚持以习近平新时代")
     assert "推动课后服务从“有”向“优”转变。" in by["一（一）"].text
     assert by["一（二）"].text.startswith("工作目标\n到2025年底")
@@ -195,6 +201,78 @@ def test_restarting_numbering_gets_prefixed_labels():
     assert by["三（一）2"].headings == ["三、优化教师资源配置", "（一）推进县域教师交流"]
     assert by["二1"].path == ["二", "1"]
     assert items[0].title == "台州市教育局2025年师资队伍建设工作计划"
+
+
+# --------------------------------------------------------------------------- markdown laws
+LAW_MD = GOLDEN / "law_export_control.md"   # a real law as ../shared/benchmarks/stard/laws/ holds it
+
+
+def test_markdown_law_articles_carry_their_chapters_and_sections():
+    document = make_doc(LAW_MD.read_text(encoding="utf-8"), "中华人民共和国出口管制法", 2020)
+    items, residue = chunk_with_residue(document)
+    # checked by hand against the file: 49 articles, nothing else is an item
+    assert [it.item for it in items][:3] == ["第一条", "第二条", "第三条"]
+    assert len(items) == 49 and items[-1].item == "第四十九条"
+    by = {it.item: it for it in items}
+    assert by["第一条"].path == ["第一章", "第一条"]
+    assert by["第一条"].headings == ["第一章 总 则"] and by["第一条"].section == "第一章 总 则"
+    assert by["第七条"].path == ["第一章", "第七条"]
+    assert by["第八条"].path == ["第二章", "第一节", "第八条"]
+    assert by["第八条"].headings == ["第二章 管制政策、管制清单和管制措施", "第一节 一般规定"]
+    assert by["第二十一条"].path == ["第二章", "第二节", "第二十一条"]
+    assert by["第二十五条"].path == ["第二章", "第三节", "第二十五条"]
+    assert by["第二十八条"].path == ["第三章", "第二十八条"]
+    assert by["第二十八条"].headings == ["第三章 监督管理"]
+    assert by["第二十七条"].path == ["第二章", "第三节", "第二十七条"]
+    assert by["第四十九条"].path == ["第五章", "第四十九条"]
+    assert by["第四十九条"].text == "本法自2020年12月1日起施行。"
+    # the adoption record under the title is set aside, not an item; "#" marks never reach a text
+    assert "2020年10月17日 第十三届全国人民代表大会常务委员会第二十二次会议通过" in residue
+    assert not any("#" in it.text or "第二章" in it.text.split("\n")[-1] for it in items)
+    # an article keeps its paragraphs verbatim, one per line
+    assert by["第二条"].text.startswith("国家对两用物项、军品、核以及其他")
+    assert "\n前款所称管制物项，包括物项相关的技术资料等数据。\n" in by["第二条"].text
+    source = flat_source(document.text)
+    for it in items:
+        assert it.text.replace("\n", "") in source, it.item
+    assert_accounted(document.text, items, residue)
+    assert_well_formed(items)
+
+
+def test_markdown_headings_without_numbers_name_their_items():
+    text = ("# 某某法\n\n2001年1月1日 某会议通过\n\n## 序言\n\n甲乙丙，制定本法。\n\n"
+            "## 第一章 总则\n\n第一条 一。\n\n## 第二章 罚则\n\n第二条 二。\n\n"
+            "## 附则\n\n第三条 本法自公布之日起施行。\n")
+    items, residue = chunk_with_residue(make_doc(text, "某某法"))
+    got = [(it.item, it.path, it.headings, it.text) for it in items]
+    assert got == [
+        ("序言", ["序言"], ["序言"], "甲乙丙，制定本法。"),
+        ("第一条", ["第一章", "第一条"], ["第一章 总则"], "一。"),
+        ("第二条", ["第二章", "第二条"], ["第二章 罚则"], "二。"),
+        ("第三条", ["附则", "第三条"], ["附则"], "本法自公布之日起施行。"),
+    ]
+    assert "2001年1月1日 某会议通过" in residue
+    assert_accounted(text, items, residue)
+
+
+def test_markdown_heading_wrapped_over_two_lines():
+    text = "## 第一章 卷烟纸、滤嘴棒、\n\n烟草专用机械的生产和销售\n\n第一条 生产企业应当取得许可证。\n"
+    items, residue = chunk_with_residue(make_doc(text))
+    assert [(it.item, it.headings) for it in items] == [
+        ("第一条", ["第一章 卷烟纸、滤嘴棒、烟草专用机械的生产和销售"])]
+    assert_accounted(text, items, residue)
+
+
+def test_markdown_part_chapter_section_levels():
+    text = ("# 第一编 总则\n\n## 第一章 基本规定\n\n第一条 甲。\n\n### 第一节 一般\n\n第二条 乙。\n\n"
+            "# 第二编 物权\n\n## 第二章 通则\n\n第三条 丙。\n")
+    items = chunk_document(make_doc(text))
+    assert [(it.item, it.path) for it in items] == [
+        ("第一条", ["第一编", "第一章", "第一条"]),
+        ("第二条", ["第一编", "第一章", "第一节", "第二条"]),
+        ("第三条", ["第二编", "第二章", "第三条"]),
+    ]
+    assert items[1].headings == ["第一编 总则", "第一章 基本规定", "第一节 一般"]
 
 
 # --------------------------------------------------------------------------- bundled corpus
@@ -310,7 +388,7 @@ def test_unnumbered_paragraph_belongs_to_the_item_above():
 def test_preamble_becomes_intro_item_only_with_body():
     assert labels("关于做好招生工作的通知\n一、甲。") == [("一", ["一"])]
     items = chunk_document(make_doc("关于做好招生工作的通知\n现通知如下：\n一、甲。"))
-    assert (items[0].item, items[0].path, items[0].text) == ("引言", ["引言"], "现通知如下：")
+    assert (items[0].item, items[0].path, items[0].text) == ("前言", ["前言"], "现通知如下：")
     assert items[0].title == "关于做好招生工作的通知"
 
 
@@ -318,7 +396,7 @@ def test_title_wrapped_over_two_lines():
     text = "台州市教育局关于印发\n《2025年教育工作要点》的通知\n各学校：\n一、甲。"
     items, residue = chunk_with_residue(make_doc(text, "台州市教育局关于印发《2025年教育工作要点》的通知"))
     assert residue[:2] == ["台州市教育局关于印发", "《2025年教育工作要点》的通知"]
-    assert items[0].text == "各学校："
+    assert "各学校：" in residue and items[0].text == "甲。"
 
 
 def test_title_line_recognised_when_the_known_title_differs():
@@ -432,3 +510,106 @@ def test_property_any_text(text):
     items, residue = chunk_with_residue(make_doc(text))
     assert_accounted(text, items, residue)
     assert_well_formed(items)
+
+
+# --------------------------------------------------------------------------- llama-index
+def test_item_node_parser_gives_the_builder_items_as_nodes():
+    from llama_index.core import Document as LlamaDocument
+
+    from policy_assistant.index.node_parser import ItemNodeParser
+
+    text = CORPUS.read_text(encoding="utf-8")
+    law = LAW_MD.read_text(encoding="utf-8")
+    docs = [LlamaDocument(text=text, metadata={"file_name": CORPUS.name}),
+            LlamaDocument(text=law, metadata={"doc": "出口管制法"})]
+    nodes = ItemNodeParser().get_nodes_from_documents(docs)
+    from policy_assistant.index.loaders import load_document
+
+    expected = chunk_document(load_document(CORPUS)) + chunk_document(make_doc(law, doc="出口管制法"))
+    assert [n.get_content(metadata_mode="none") for n in nodes] == [it.text for it in expected]
+    assert [(n.metadata["doc"], n.metadata["item"], n.metadata["path"]) for n in nodes] == [
+        (it.doc, it.item, it.path) for it in expected]
+    twelve = next(n for n in nodes if n.metadata["item"] == "12")
+    assert twelve.node_id == f"{CORPUS.stem}::五/12" and twelve.metadata["section"] == "五、聚力推进公共服务优享"
+    assert twelve.metadata["title"] == "2025年教育工作要点"
+    article = next(n for n in nodes if n.metadata["item"] == "第八条")
+    assert article.metadata["path"] == ["第二章", "第一节", "第八条"]
+    assert article.metadata["title"] == "中华人民共和国出口管制法"
+    embedded = article.get_content(metadata_mode="embed")
+    assert "第一节 一般规定" in embedded and "第八条" not in embedded.split("\n\n")[0]
+
+
+def test_the_ask_path_does_not_import_llama_index_core():
+    import subprocess
+    import sys
+
+    code = ("import sys, policy_assistant.cli, policy_assistant.engine, policy_assistant.index.builder, "
+            "policy_assistant.index.chunking; print('llama_index.core' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+# --------------------------------------------------------------------------- bad input and layouts
+def test_backwards_and_duplicate_numbering_is_kept_with_a_warning():
+    text = "一、甲。\n1.一。\n2.二。\n1.又一。\n二、乙。\n"
+    chunked = split_document(make_doc(text))
+    by = {it.item: it for it in chunked.items}
+    assert "1.又一。" in by["2"].text                       # kept, as text of the item above
+    assert chunked.warnings == ["line 4: 1. does not continue the numbering after 2; kept as text of the unit above"]
+    assert_accounted(text, chunked.items, chunked.residue)
+    text = "第一条 甲。\n第二条 乙。\n第二条 丙。\n第三条 丁。\n"
+    chunked = split_document(make_doc(text))
+    assert [it.item for it in chunked.items] == ["第一条", "第二条", "第三条"]
+    assert chunked.items[1].text == "乙。\n第二条 丙。"
+    assert chunked.warnings == ["line 3: 第二条 does not continue the numbering after 第二条; kept as text of the unit above"]
+
+
+def test_no_structure_gives_paragraphs_and_a_warning():
+    chunked = split_document(make_doc("第一段没有编号。\n第二段也没有，\n但这一行接着上一行。\n"))
+    assert [(it.item, it.text) for it in chunked.items] == [
+        ("第1段", "第一段没有编号。"), ("第2段", "第二段也没有，但这一行接着上一行。")]
+    assert chunked.warnings == ["no numbering found; indexed as 2 paragraph(s)"]
+
+
+def test_chapter_heading_right_after_a_long_unterminated_line():
+    # HTML/PDF hand over lines without blank lines: a chapter heading after the adoption record
+    # (a long line ending in "）") or a long heading-less line is still a chapter
+    text = ("某某办法\n（2016年3月1日市人民政府第十次常务会议审议通过，自2016年5月1日起施行）\n第一章　总则\n"
+            "第一条　为了规范管理，制定本办法。\n这是一段很长的没有句末标点的说明文字它一直写到行尾也没有结束\n第二章　管理\n"
+            "第二条　按照本办法\n第一条规定的程序办理。\n")
+    items = chunk_document(make_doc(text, "某某办法"))
+    assert [(it.item, it.path) for it in items] == [("第一条", ["第一章", "第一条"]), ("第二条", ["第二章", "第二条"])]
+    assert items[1].text == "按照本办法第一条规定的程序办理。"
+    assert items[1].headings == ["第二章　管理"]
+
+
+def test_attachment_after_the_signature_is_its_own_item_and_a_table_keeps_its_rows():
+    text = ("关于做好收费工作的通知\n各学校：\n一、按标准收费。\n二、公示收费项目。\n某市教育局\n2025年3月1日\n"
+            "附件\n收费标准表\n学段\t标准\n小学\t1000元\n初中\t1250元\n")
+    chunked = split_document(make_doc(text))
+    assert [(it.item, it.text) for it in chunked.items] == [
+        ("一", "按标准收费。"), ("二", "公示收费项目。"), ("附件", "学段\t标准\n小学\t1000元\n初中\t1250元")]
+    assert chunked.items[-1].headings == ["附件　收费标准表"]
+    assert chunked.set_aside == ["各学校：", "某市教育局", "2025年3月1日"]
+    assert_accounted(text, chunked.items, chunked.residue)
+
+
+def test_articles_run_together_on_one_line_are_split_when_they_run_on():
+    text = ("## 第一章 总则\n\n第一条 为了维护国家领空主权，制定本规则。 第二条 凡辖有航空器的单位，必须遵守本规则。"
+            " 第三条 依照本规则第二条规定的程序办理。 第九条 跳号的不拆。\n")
+    items, residue = chunk_with_residue(make_doc(text))
+    assert [(it.item, it.text) for it in items] == [
+        ("第一条", "为了维护国家领空主权，制定本规则。"), ("第二条", "凡辖有航空器的单位，必须遵守本规则。"),
+        ("第三条", "依照本规则第二条规定的程序办理。 第九条 跳号的不拆。")]
+    assert_accounted(text, items, residue)
+
+
+@pytest.mark.parametrize("line, addressees", [
+    ("各区、县教育局，天铁集团教委：", True), ("各县（市、区）人民政府，市政府各部门、各直属机构：", True),
+    ("为深入贯彻落实会议精神，现提出以下意见：", False), ("现将有关事项通知如下：", False),
+    ("根据省里的部署，结合实际，制定本方案：", False)])
+def test_only_an_addressee_line_is_set_aside(line, addressees):
+    chunked = split_document(make_doc(f"关于做好招生工作的通知\n{line}\n一、甲。\n二、乙。\n"
+                                      "抄送：市政府办公室。\n"))
+    assert (line in chunked.set_aside) is addressees
+    assert "抄送：市政府办公室。" in chunked.set_aside and not any("抄送" in it.text for it in chunked.items)

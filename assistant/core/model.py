@@ -71,6 +71,7 @@ class Item:
     date: str = ""
     order: int = 0                # position in the document
     validity: Validity | None = None   # the document's status, attached when the corpus is loaded (not stored)
+    number: str = ""              # the document number (文号) from its letterhead, "津教委〔2016〕10号"
 
     @property
     def key(self) -> str:
@@ -102,7 +103,7 @@ class Item:
             "doc": self.doc, "item": self.item, "path": json.dumps(self.path, ensure_ascii=False),
             "title": self.title, "year": self.year or 0, "section": self.section,
             "headings": json.dumps(self.headings, ensure_ascii=False), "source": self.source,
-            "office": self.office, "date": self.date, "order": self.order,
+            "office": self.office, "date": self.date, "order": self.order, "number": self.number,
         }
 
     @classmethod
@@ -112,13 +113,14 @@ class Item:
             title=meta.get("title", ""), year=meta.get("year") or None, section=meta.get("section", ""),
             headings=json.loads(meta.get("headings", "[]")), source=meta.get("source", ""),
             office=meta.get("office", ""), date=meta.get("date", ""), order=int(meta.get("order", 0)),
+            number=meta.get("number", ""),
         )
 
     def citation(self) -> dict:
         """The citation object of the JSON contract."""
         return {"doc": self.doc, "title": self.title, "year": self.year, "item": self.item,
                 "path": list(self.path), "section": self.section, "text": self.text,
-                "office": self.office, "date": self.date, "source": self.source,
+                "office": self.office, "date": self.date, "number": self.number, "source": self.source,
                 **(self.validity or Validity()).to_json()}
 
 

@@ -4,8 +4,10 @@
 - ``content_tokens``: tokens minus function words and words generic to every
   policy question (今年, 要求, 什么, 政策 …), used as evidence that the documents
   talk about what was asked;
-- ``split_sentences``: split on 。！？；, newlines and list bullets, keeping the
-  end punctuation and any trailing citation markers with their sentence;
+- ``sentence_spans`` / ``split_sentences``: the one sentence splitter (。！？；, newlines,
+  optionally English full stops), keeping the end punctuation, closing quotes and any
+  trailing citation markers with their sentence; list bullets are dropped but never the
+  digits of a number ("1.5亿元"), and nothing is width-folded: sentences are as written;
 - ``bigrams``: character bigrams of the CJK/alphanumeric characters.
 
 Pure functions; jieba's dictionary loads once, lazily.
@@ -35,10 +37,15 @@ and or about say says said plan document policy policies any there their its it 
 EXTRA_WORDS = ("会不会", "能不能", "有没有", "要不要", "公办园", "民办园", "幼儿园", "托班", "小小班", "随迁子女",
                "普惠性", "义务教育", "学前教育", "特殊教育", "职业教育", "高等教育", "终身教育", "心理健康", "双减")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-SENTENCE_END = "。！？；!?;"
+SENTENCE_END = "。！？；!?;"        # clause ends too: a Chinese item's "；" closes a quotable unit
+FULL_STOPS = "。！？!?"             # sentence ends proper (the LLM stream cutter: "；" shares the next markers)
+CLOSERS = "”’」』）)\"'"
 MARKER = r"(?:\[[^\[\]\n]{1,60}\]|【[^【】\n]{1,60}】)"
-SENTENCE = re.compile(rf"[^{SENTENCE_END}\n]*(?:[{SENTENCE_END}]+[”’」』）)]*|$)(?:\s*{MARKER})*")
-BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.、)]|[（(]\d+[）)])\s*")
+MARKER_AT = re.compile(rf"[ \t]*{MARKER}")
+# A list bullet at the start of a line: "- ", "•", "1." "2、" "3)" "(4)". Never the integer part of a
+# number: "1.5亿元", "3.5%的学校" and "1、2号线" keep their digits.
+BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.、)](?![0-9０-９])|[（(]\d+[）)])\s*")
+ABBREVIATIONS = frozenset({"no", "art", "vs", "etc", "mr", "ms", "dr", "st", "nos", "fig", "sec", "approx"})
 
 
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -96,13 +103,62 @@ def content_tokens(text: str) -> list[str]:
     return out
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences with their end punctuation and trailing markers; list bullets removed."""
+def sentence_spans(line: str, *, ends: str = SENTENCE_END, periods: bool = False) -> list[tuple[int, int, bool]]:
+    """(start, end, ended) of each sentence of one line: the project's one sentence splitter.
+
+    A sentence runs to a run of ``ends`` characters, then any closing quotes/brackets, then any
+    citation markers ("[第12条]") that follow it. With ``periods`` an ASCII "." ends an English
+    sentence too, when a space, a marker, a closer or the line's end follows and it does not end an
+    abbreviation ("No. 12", "e.g.", a single initial); "1.5" never ends anything. The last span
+    is ``ended=False`` when the line stops without end punctuation.
+    """
+    spans, start, i = [], 0, 0
+    while i < len(line):
+        ch = line[i]
+        if ch in ends or (periods and ch == "." and _period_ends(line, i)):
+            j = i + 1
+            while j < len(line) and (line[j] in ends or line[j] in CLOSERS or (periods and line[j] == ".")):
+                j += 1
+            while match := MARKER_AT.match(line, j):
+                j = match.end()
+            spans.append((start, j, True))
+            start = i = j
+            continue
+        i += 1
+    if start < len(line):
+        spans.append((start, len(line), False))
+    return spans
+
+
+def _period_ends(text: str, i: int) -> bool:
+    after = text[i + 1:i + 2]
+    if after and after not in " \t[【" + CLOSERS:
+        return False
+    word = re.search(r"([A-Za-z]+)\.?$", text[:i])
+    if word and (word.group(1).lower() in ABBREVIATIONS or len(word.group(1)) == 1):
+        return False
+    return not re.search(r"\b(?:e\.g|i\.e)$", text[:i], re.I)
+
+
+def sentence_pieces(text: str, *, ends: str = SENTENCE_END) -> list[str]:
+    """``text`` cut into its sentences/clauses with nothing dropped: "".join(pieces) == text."""
+    pieces = []
+    for line in (text or "").splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        spans = sentence_spans(body, ends=ends) or [(0, 0, False)]
+        pieces += [body[a:b] for a, b, _ in spans[:-1]]
+        a, b, _ = spans[-1]
+        pieces.append(body[a:] + line[len(body):])
+    return [piece for piece in pieces if piece]
+
+
+def split_sentences(text: str, *, ends: str = SENTENCE_END, periods: bool = False) -> list[str]:
+    """Sentences with their end punctuation and trailing markers, as written; list bullets removed."""
     out = []
     for line in (text or "").splitlines():
         line = BULLET.sub("", line)
-        for match in SENTENCE.finditer(line):
-            sentence = match.group(0).strip()
+        for begin, end, _ in sentence_spans(line, ends=ends, periods=periods):
+            sentence = line[begin:end].strip()
             if sentence and re.search(r"\w", re.sub(MARKER, "", sentence)):
                 out.append(sentence)
     return out

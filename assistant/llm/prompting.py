@@ -12,6 +12,7 @@ import re
 
 from policy_assistant.compose import marker as cite_marker
 from policy_assistant.core.model import Item
+from policy_assistant.core.text import sentence_pieces
 from policy_assistant.prompts import render
 from policy_assistant.query import Query
 
@@ -21,7 +22,6 @@ INSTRUCTION = re.compile(
     r"|你现在是|你是一个|扮演|系统提示|(?:请|直接|只)?(?:回答|回复|输出)\s*[:：]"
     r"|\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions?|prompts?|rules|above|previous)\b"
     r"|\byou are now\b|\bact as\b|\bnew instructions?\b|\bsystem prompt\b", re.I)
-CLAUSE_OR_SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
 
 
 def messages(query: Query, given: list[Item], lang: str) -> list[dict]:
@@ -41,5 +41,5 @@ def _fence(text: str) -> str:
 
 def withhold_instructions(text: str) -> str:
     """``text`` without the clauses/sentences that read like instructions to a model."""
-    kept = [part for part in CLAUSE_OR_SENTENCE.findall(text or "") if not INSTRUCTION.search(part)]
+    kept = [part for part in sentence_pieces(text or "") if not INSTRUCTION.search(part)]
     return "".join(kept).strip()

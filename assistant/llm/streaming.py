@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 
-from policy_assistant.core.text import BULLET, MARKER
+from policy_assistant.core.text import BULLET, FULL_STOPS, sentence_spans
 from policy_assistant.grounding import strip_markers
 
-MARKER_AT = re.compile(rf"[ \t]*{MARKER}")
-SENTENCE_END = "。！？!?"        # not ；: a clause ending in ； shares the next clause's markers
-CLOSERS = "”’」』）)\"'"
+SENTENCE_END = FULL_STOPS        # not ；: a clause ending in ； shares the next clause's markers
 FULL_WIDTH_BRACKETS = str.maketrans("［］", "[]")
-ABBREVIATIONS = {"no", "art", "vs", "etc", "mr", "ms", "dr", "st", "nos", "fig", "sec", "approx"}
+
 
 class ThinkFilter:
     """Drops <think>…</think> (reasoning models served through Ollama put it in the content)."""
@@ -101,35 +99,8 @@ class Cutter:
 
 
 def _spans(text: str) -> list[tuple[int, int, bool]]:
-    """(start, end, ended) of each sentence of one line: end punctuation, closing quotes, then markers."""
-    spans, start, i = [], 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch in SENTENCE_END or (ch == "." and _period_ends(text, i)):
-            j = i + 1
-            while j < len(text) and (text[j] in SENTENCE_END or text[j] in CLOSERS or text[j] == "."):
-                j += 1
-            while match := MARKER_AT.match(text, j):
-                j = match.end()
-            spans.append((start, j, True))
-            start = i = j
-            continue
-        i += 1
-    if start < len(text):
-        spans.append((start, len(text), False))
-    return spans
-
-
-def _period_ends(text: str, i: int) -> bool:
-    """An ASCII '.' ends an English sentence when a space, a marker or the end follows, unless it ends
-    an abbreviation (No. 12, e.g., a single initial)."""
-    after = text[i + 1:i + 2]
-    if after and after not in " \t[【" + CLOSERS:
-        return False
-    word = re.search(r"([A-Za-z]+)\.?$", text[:i])
-    if word and (word.group(1).lower() in ABBREVIATIONS or len(word.group(1)) == 1):
-        return False
-    return not re.search(r"\b(?:e\.g|i\.e)$", text[:i], re.I)
+    """(start, end, ended) of each sentence of one line (the one splitter, with English full stops)."""
+    return sentence_spans(text, ends=SENTENCE_END, periods=True)
 
 
 # the names the tests and older callers use
