@@ -18,9 +18,11 @@ It does not compose answers.
 """
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -34,7 +36,8 @@ from policy_assistant.core.text import query_terms, search_tokens
 CANDIDATES = 40           # dense candidates taken from Chroma before fusion
 DENSE_WEIGHT = 0.6        # fusion weights, calibrated on the dev set (eval/calibrate.py)
 BM25_WEIGHT = 0.4
-MAX_HITS = 8
+MAX_HITS = 8              # hits handed to the answer generator
+MAX_TOP_K = 200           # the most hits a caller may ask for (`--top-k`)
 
 
 @dataclass
@@ -49,9 +52,11 @@ class DocInfo:
 class Corpus:
     """One index generation in memory, with its BM25 side and item tables."""
 
-    def __init__(self, items: list[Item], collection: str):
+    def __init__(self, items: list[Item], collection: str, vectors: np.ndarray | None = None):
         self.items = items
         self.collection = collection
+        # the items' unit vectors, row i for item i: dense scores over every item in one product (ms at 56k)
+        self.vectors = vectors if vectors is not None and len(vectors) == len(items) and len(items) else None
         self.by_key = {item.key: index for index, item in enumerate(items)}
         self.docs: dict[str, DocInfo] = {}
         for item in items:
@@ -71,6 +76,32 @@ class Corpus:
         retriever = bm25s.BM25()
         retriever.index([search_tokens(item.embedding_text()) or ["∅"] for item in self.items], show_progress=False)
         return retriever
+
+    @cached_property
+    def doc_ids(self) -> np.ndarray:
+        """Per item, the number of its document (for document-level evidence)."""
+        numbers = {doc: n for n, doc in enumerate(self.docs)}
+        return np.array([numbers[item.doc] for item in self.items], dtype=np.int32)
+
+    @cached_property
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the previous and next item of the same document in document order (itself at the ends)."""
+        previous = np.arange(len(self.items))
+        following = np.arange(len(self.items))
+        for indices in self.doc_index.values():
+            ordered = indices[np.argsort([self.items[i].order for i in indices], kind="stable")]
+            previous[ordered[1:]] = ordered[:-1]
+            following[ordered[:-1]] = ordered[1:]
+        return previous, following
+
+    @cached_property
+    def short_titles(self) -> list[str]:
+        """Per document, the name a question would use for it: the title without 中华人民共和国 and 《》."""
+        out = []
+        for info in self.docs.values():
+            name = re.sub(r"^中华人民共和国|[《》]", "", info.title or info.doc).strip()
+            out.append(name if len(name) >= 3 else "")
+        return out
 
     @cached_property
     def haystacks(self) -> list[str]:
@@ -130,6 +161,83 @@ class Corpus:
         return mask
 
 
+RANKER_FILE = Path(__file__).resolve().parent / "data" / "ranker.json"
+FEATURES = ("dense", "bm25", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense", "title_named")
+
+
+@dataclass(frozen=True)
+class RankModel:
+    """How items are scored: a weighted sum of per-query standardised features (``item_features``).
+
+    The weights are learned (``eval/stard_fit.py``, ``make fit-ranker``) and ship in ``data/ranker.json``;
+    the defaults below are the plain dense/BM25 sum, used when the file is missing."""
+
+    weights: dict = field(default_factory=lambda: {"dense": DENSE_WEIGHT, "bm25": BM25_WEIGHT})
+    prf_depth: int = 5          # pseudo-relevance feedback: the question vector moves towards the top items
+    prf_weight: float = 0.0     # how far (0: no feedback)
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = RANKER_FILE) -> "RankModel":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"cannot read the ranking model {path}: {exc}") from None
+        weights = {name: float(w) for name, w in data.get("weights", {}).items() if name in FEATURES}
+        return cls(weights=weights or cls().weights, prf_depth=int(data.get("prf_depth", 5)),
+                   prf_weight=float(data.get("prf_weight", 0.0)), fitted_on=str(data.get("fitted_on", "")))
+
+    def score(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(w * features[name] for name, w in self.weights.items() if w)
+
+
+@lru_cache(maxsize=1)
+def default_rank_model() -> RankModel:
+    return RankModel.load()
+
+
+def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.ndarray, bm25: np.ndarray,
+                  question: str, mask: np.ndarray, model: RankModel) -> dict[str, np.ndarray]:
+    """Per item, features standardised over the allowed items (so they mean the same at any corpus size).
+
+    - dense / bm25: the question against the item (dense NaN outside the candidates gets the weakest score);
+    - prf_dense: the question vector moved towards its best items (Rocchio feedback), against the item;
+    - doc_dense / doc_bm25: the best item score of the item's document (document-level evidence);
+    - neighbour_dense: the better dense score of the items right before and after it;
+    - title_named: 1 when the question names the item's document ("劳动合同法…").
+    """
+    finite = np.isfinite(dense) & mask
+    floor = float(np.nanmin(dense[finite])) if finite.any() else 0.0
+    z_dense = _standardise(np.where(finite, dense, floor), mask)
+    z_bm25 = _standardise(bm25, mask)
+    out = {"dense": z_dense, "bm25": z_bm25}
+    wanted = {name for name, w in model.weights.items() if w}
+    if "prf_dense" in wanted:
+        if model.prf_weight and corpus.vectors is not None and query_vector is not None:
+            first = model.weights.get("dense", 0.8) * z_dense + model.weights.get("bm25", 0.2) * z_bm25
+            top = top_indices(np.where(mask, first, -np.inf), mask, model.prf_depth)
+            moved = query_vector + model.prf_weight * corpus.vectors[top].mean(axis=0)
+            moved /= np.linalg.norm(moved) or 1.0
+            out["prf_dense"] = _standardise(corpus.vectors @ moved, mask)
+        else:
+            out["prf_dense"] = z_dense
+    if wanted & {"doc_dense", "doc_bm25"}:
+        ids = corpus.doc_ids
+        for name, values in (("doc_dense", z_dense), ("doc_bm25", z_bm25)):
+            best = np.full(len(corpus.docs), -np.inf)
+            np.maximum.at(best, ids, np.where(mask, values, -np.inf))
+            out[name] = np.where(mask, best[ids], 0.0)
+    if "neighbour_dense" in wanted:
+        previous, following = corpus.neighbours
+        out["neighbour_dense"] = np.maximum(z_dense[previous], z_dense[following])
+    if "title_named" in wanted:
+        named = np.array([bool(title) and title in question for title in corpus.short_titles], dtype=np.float64)
+        out["title_named"] = named[corpus.doc_ids]
+    return out
+
+
 VALUE_ASKED = {   # a question that asks for a value of this kind needs an item that states one
     "money": re.compile(r"多少钱|收多少|收费|学费|费用|价格|贵不贵|how much|tuition|\bfees?\b|\bcost", re.I),
     "date": re.compile(r"几月|几号|哪天|哪一天|几点|具体日期|哪个月|what date|which day|start dates?", re.I),
@@ -183,13 +291,14 @@ class HybridRetriever:
         self.embedder = embedder
         self.today = today
 
-    def run(self, query: Query) -> Retrieval:
+    def run(self, query: Query, top_k: int = MAX_HITS) -> Retrieval:
+        """The hits for ``query``: a direct lookup, or the ``top_k`` best items of the search."""
         docs = choose_docs(query, self.corpus, self.today)
         if query.item_number is not None:
             return self._item_lookup(query.item_number, docs)
         if query.section_number is not None:
             return self._section_lookup(query.section_number, docs)
-        return self._search(query, docs)
+        return self._search(query, docs, max(1, top_k))
 
     # -- lookups ------------------------------------------------------------------------------
     def _item_lookup(self, number: int, docs: list[str] | None) -> Retrieval:
@@ -207,24 +316,37 @@ class HybridRetriever:
                          notes=[] if hits else [f"no {what} in the selected documents"])
 
     # -- search -------------------------------------------------------------------------------
-    def scores(self, query: Query, docs: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per item: dense cosine (NaN outside the candidates), BM25, and the mask of allowed items."""
+    def scores(self, query: Query, docs: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per item: dense cosine, BM25, the mask of allowed items; and the question vector.
+
+        With the item vectors in memory every item gets its cosine; otherwise Chroma gives the
+        ``CANDIDATES`` nearest and the rest are NaN."""
         mask = self.corpus.mask(docs)
         vector = self.embedder.embed_queries([query.text])[0]
-        dense = np.full(len(self.corpus.items), np.nan, dtype=np.float32)
-        k = min(CANDIDATES, int(mask.sum()))
-        for key, cosine in self.store.dense_search(self.corpus.collection, vector, k, docs):
-            index = self.corpus.by_key.get(key)
-            if index is not None:
-                dense[index] = cosine
+        if self.corpus.vectors is not None:
+            dense = (self.corpus.vectors @ vector).astype(np.float32)
+            dense[~mask] = np.nan
+        else:
+            dense = np.full(len(self.corpus.items), np.nan, dtype=np.float32)
+            k = min(CANDIDATES, int(mask.sum()))
+            for key, cosine in self.store.dense_search(self.corpus.collection, vector, k, docs):
+                index = self.corpus.by_key.get(key)
+                if index is not None:
+                    dense[index] = cosine
         terms = [token for term in query_terms(query.text) for token in search_tokens(term)]
         bm25 = self.corpus.bm25.get_scores(terms) if terms else np.zeros(len(self.corpus.items))
-        return dense, np.where(mask, bm25, 0.0), mask
+        return dense, np.where(mask, bm25, 0.0), mask, vector
 
-    def _search(self, query: Query, docs: list[str] | None) -> Retrieval:
-        dense, bm25, mask = self.scores(query, docs)
-        fused = fuse(dense, bm25, mask)
-        order = top_indices(fused, mask, MAX_HITS)
+    def ranked(self, query: Query, docs: list[str] | None, model: RankModel | None = None):
+        """(final score per item, -inf where not allowed; dense cosine; mask)."""
+        dense, bm25, mask, vector = self.scores(query, docs)
+        model = model or default_rank_model()
+        features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model)
+        return np.where(mask, model.score(features), -np.inf), dense, mask
+
+    def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS) -> Retrieval:
+        fused, dense, mask = self.ranked(query, docs)
+        order = top_indices(fused, mask, max(top_k, MAX_HITS))
         hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order]
         evidence = self.evidence(query, order, dense)
         compared = self._edition_pair(query, fused, mask) if query.compare else []
@@ -256,7 +378,7 @@ class HybridRetriever:
         weights = [self.corpus.idf(term) for term in terms]
         # the terms must meet in one item: words scattered over several items do not make an answer
         found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
-        candidates = dense[np.isfinite(dense)]
+        candidates = np.sort(dense[np.isfinite(dense)])[-CANDIDATES:]     # the nearest, as Chroma gives them
         gap = float(candidates.max() - np.median(candidates)) if candidates.size else 0.0
         stated = " ".join(best[:2])
         missing = next((kind for kind, asked in VALUE_ASKED.items()
