@@ -26,13 +26,22 @@ What it does
     ``text.replace("\\n", "")`` is a substring of the source with its line breaks
     (and the indentation around them) removed.
 
+    Markdown headings ("# 第一编 总则", "## 第一章 总则", "### 第一节 …", as the
+    laws of ``../shared/benchmarks/stard/laws/`` are written) are headings whatever
+    they say: the "#" marks are dropped, a numbered one is a unit of its style, and
+    an unnumbered one ("## 序言", "## 附则") is a unit named by its text that holds
+    what follows until the next heading of its level or above. A heading wrapped
+    onto the next line ("…、" + "…的生产和销售") is joined. The adoption/amendment
+    record under a law's title (lines right after the title that open with a full
+    date: "1984年3月12日 …会议通过", "（2025年2月18日…通过）") is residue, not an item.
+
     ``item`` is the label as printed without its separator ("12", "（三）",
     "第五条", "①"); where a label occurs more than once in the document, the
     enclosing labels are prefixed, as few as make it unique ("二（三）",
     "三（一）2"; "1.2" when two bare numbers meet). ``path`` keeps every label.
 
     ``chunk_with_residue`` also returns everything that is not in an item text
-    (title lines, heading lines, the printed labels "12." / "（一）", a closing
+    (title lines, the adoption record, heading lines and their "#" marks, the printed labels "12." / "（一）", a closing
     issuer/date block), so that every non-whitespace character of the input is
     accounted for exactly once.
 
@@ -80,6 +89,9 @@ _GROUP_ORDER = {"第编": 0, "第部分": 1, "第章": 2, "第节": 3, "第条":
 _ARTICLE = "第条"
 # Styles that are one family: alternating "1." / "2、" siblings are the same level.
 _FAMILY = {"ard": "arabic", "arn": "arabic"}
+
+_MD_PLAIN = "md"   # the style of an unnumbered markdown heading
+_MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t\u3000]+(\S.*?)[ \t\u3000]*$")
 
 _TERMINAL = frozenset("。！？；：!?;:…")
 _CLOSERS = "”’」』）)》〉】\"'"
@@ -180,10 +192,11 @@ def _candidate(line: str) -> _Cand | None:
 
 class _Node:
     __slots__ = ("style", "value", "raw_label", "label", "line", "rest", "body", "children",
-                 "last_child")
+                 "last_child", "md")
 
-    def __init__(self, style, value, raw_label, line, rest):
+    def __init__(self, style, value, raw_label, line, rest, md=None):
         self.style, self.value, self.raw_label = style, value, raw_label
+        self.md = md                      # markdown heading level, None for an ordinary line
         self.label = _WS_RE.sub("", raw_label).rstrip(_SEPARATORS)
         self.line, self.rest = line, rest
         self.body: list[tuple[str, bool]] = []  # (line, starts a new paragraph)
@@ -215,9 +228,9 @@ class _Tree:
                     pos = i
                     break
             self.ranks.insert(pos, style)
-        elif self.stack:
+        elif any(n.style in self.rank_of for n in self.stack):
             # a new style first appears as a child of the open unit: it ranks right below it
-            top = self.stack[-1].style
+            top = next(n.style for n in reversed(self.stack) if n.style in self.rank_of)
             top = self.aliases.get(top, top)
             self.ranks.insert(self.ranks.index(top) + 1, style)
         else:
@@ -237,8 +250,11 @@ class _Tree:
                 return True
         return False
 
-    def offer(self, c: _Cand, line: str) -> bool:
-        """Accept ``c`` as a numbered unit (and push it) or refuse it (it is body text)."""
+    def offer(self, c: _Cand, line: str, md: int | None = None) -> bool:
+        """Accept ``c`` as a numbered unit (and push it) or refuse it (it is body text).
+
+        ``md`` is the markdown heading level when the line is a ``## …`` heading.
+        """
         stack = self.stack
         # 1. a sibling of a unit that is open
         for i in range(len(stack) - 1, -1, -1):
@@ -253,7 +269,7 @@ class _Tree:
                     self.aliases[c.style] = n.style
                     self.rank_of[c.style] = self.rank_of[n.style]
                 del stack[i:]
-                self._push(c, line)
+                self._push(c, line, md)
                 return True
         # 2. a first (or running-on) unit of its style below some open unit
         rank = self._rank(c.style)
@@ -271,18 +287,36 @@ class _Tree:
             if article_rank is not None and rank > article_rank and self._article_open():
                 return False
         j = len(stack)
-        while j and self.rank_of.get(stack[j - 1].style, 0) >= rank:
+        while j and self._closes(stack[j - 1], rank, md):
             j -= 1
         parent = stack[j - 1] if j else self.root
         for key in (c.style, c.family):
             if key and parent.last_child.get(key, 0) >= c.value:
                 return False  # a second "1." under the same parent: not a new unit
         del stack[j:]
-        self._push(c, line)
+        self._push(c, line, md)
         return True
 
-    def _push(self, c: _Cand, line: str) -> None:
-        node = _Node(c.style, c.value, c.raw_label, line, c.rest)
+    def _closes(self, open_node: _Node, rank: int, md: int | None) -> bool:
+        """Whether a new unit of ``rank`` (markdown level ``md``) closes ``open_node``."""
+        if open_node.style == _MD_PLAIN:   # "## 附则": closed only by a heading of its level or above
+            return md is not None and md <= open_node.md
+        return self.rank_of.get(open_node.style, 0) >= rank
+
+    def push_plain_heading(self, text: str, md: int) -> None:
+        """An unnumbered markdown heading ("## 序言", "## 附则"): a unit named by its text.
+
+        It closes every open unit down to the nearest markdown heading of a higher level.
+        """
+        while self.stack and not (self.stack[-1].md is not None and self.stack[-1].md < md):
+            self.stack.pop()
+        node = _Node(_MD_PLAIN, 0, text, text, "", md)
+        (self.stack[-1] if self.stack else self.root).children.append(node)
+        self.stack.append(node)
+        self.any_label = True
+
+    def _push(self, c: _Cand, line: str, md: int | None = None) -> None:
+        node = _Node(c.style, c.value, c.raw_label, line, c.rest, md)
         parent = self.stack[-1] if self.stack else self.root
         parent.children.append(node)
         parent.last_child[c.style] = c.value
@@ -339,6 +373,28 @@ _DATE_LINE_RE = re.compile(
     r"[ \t\u3000]*月[ \t\u3000]*[0-9０-９〇一二三四五六七八九十]{1,3}[ \t\u3000]*日$")
 
 
+_RECORD_RE = re.compile(
+    r"^[（(]?[ \t\u3000]*[0-9０-９〇零一二三四五六七八九]{4}[ \t\u3000]*年[ \t\u3000]*[0-9０-９一二三四五六七八九十]{1,2}"
+    r"[ \t\u3000]*月[ \t\u3000]*[0-9０-９〇一二三四五六七八九十]{1,3}[ \t\u3000]*日")
+
+
+def _record_lines(lines: list[str], title_idx: set[int]) -> set[int]:
+    """The adoption/amendment record under a law's title ("1984年3月12日 …会议通过",
+    "（2025年2月18日…审议通过　自2025年4月1日起施行）"): the lines right after the
+    title that each open with a full date. They are metadata, not an item."""
+    if not title_idx:
+        return set()
+    found: set[int] = set()
+    for i in range(max(title_idx) + 1, len(lines)):
+        s = lines[i].strip()
+        if not s:
+            continue
+        if not _RECORD_RE.match(s) or _candidate(s) is not None:
+            break
+        found.add(i)
+    return found
+
+
 def _signature_lines(lines: list[str]) -> set[int]:
     """The closing issuer/date block ("台州市教育局" / "2025年3月20日"): not part of the last item."""
     tail: list[int] = []
@@ -386,9 +442,23 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
     if not text.strip():
         return [], []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    title_idx, title = _title_lines(lines, document.title or "")
-    signature_idx = _signature_lines(lines) - title_idx
     residue: list[str] = []
+    md_level: dict[int, int] = {}    # line index -> markdown heading level ("## 第一章 总则" -> 2)
+    for i, raw in enumerate(lines):
+        m = _MD_HEADING_RE.match(raw.strip())
+        if m:
+            md_level[i] = len(m.group(1))
+            residue.append(m.group(1))
+            lines[i] = m.group(2)
+    for i in md_level:                # "## 第五章 卷烟纸、滤嘴棒、" + "烟草专用机械的生产和销售"
+        if lines[i][-1] in _OPEN_END:
+            j = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+            if (j is not None and j not in md_level and _candidate(lines[j].strip()) is None
+                    and len(lines[j].strip()) <= _HEADING_MAX):
+                lines[i], lines[j] = lines[i] + lines[j].strip(), ""
+    title_idx, title = _title_lines(lines, document.title or "")
+    record_idx = _record_lines(lines, title_idx)
+    signature_idx = _signature_lines(lines) - title_idx - record_idx
 
     tree = _Tree()
     prev: str | None = None          # the previous non-empty line's text (None after a blank)
@@ -397,13 +467,19 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
         if not s:
             prev = None
             continue
-        if i in title_idx:
+        if i in title_idx or i in record_idx:
             residue.append(s)
             prev = None
             continue
         if i in signature_idx:
             continue
         c = _candidate(s)
+        md = md_level.get(i)
+        if md is not None:                    # a markdown heading is a heading, whatever it says
+            if c is None or not tree.offer(c, s, md):
+                tree.push_plain_heading(s, md)
+            prev = None
+            continue
         if c is None:
             tree.add_body(s, False)
             prev = s
@@ -443,6 +519,12 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
     def walk(node: _Node, path: list[str], headings: list[str]) -> None:
         path = [*path, node.label]
         labels[_same_label(node.label)] += 1
+        if node.md is not None and not node.children:
+            # a markdown heading over plain paragraphs ("## 序言"): the heading names the item
+            residue.append(node.line)
+            if node.body:
+                emit(_join(node.body), path, [*headings, node.line])
+            return
         if node.style == _ARTICLE or not node.children:
             segs = ([(node.rest, False)] if node.rest else []) + node.body
             if node.rest and node.body and node.style != _ARTICLE and _heading_like(node.rest):
@@ -456,7 +538,7 @@ def chunk_with_residue(document: Document) -> tuple[list[Item], list[str]]:
             for child in node.children:  # cannot happen for articles (leaf), kept for safety
                 walk(child, path, headings)
             return
-        if not node.rest or _heading_like(node.rest):
+        if node.md is not None or not node.rest or _heading_like(node.rest):
             residue.append(node.line)
             own_heading = node.line
             segs = node.body

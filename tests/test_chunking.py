@@ -104,9 +104,10 @@ def test_golden_texts_are_verbatim_and_complete(name):
 
 
 def test_regulation_articles_are_the_units():
-    items = chunk_document(golden_doc("regulation"))
-    assert items[0].item == "引言" and items[0].text.startswith("（2025年2月18日")
-    articles = items[1:]
+    items, residue = chunk_with_residue(golden_doc("regulation"))
+    # the adoption record under the title is metadata, not an item
+    assert "（2025年2月18日市政府第56次常务会议审议通过　自2025年4月1日起施行）" in residue
+    articles = items
     cn = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"]
 
     def zh(n: int) -> str:
@@ -195,6 +196,78 @@ def test_restarting_numbering_gets_prefixed_labels():
     assert by["三（一）2"].headings == ["三、优化教师资源配置", "（一）推进县域教师交流"]
     assert by["二1"].path == ["二", "1"]
     assert items[0].title == "台州市教育局2025年师资队伍建设工作计划"
+
+
+# --------------------------------------------------------------------------- markdown laws
+LAW_MD = GOLDEN / "law_export_control.md"   # a real law as ../shared/benchmarks/stard/laws/ holds it
+
+
+def test_markdown_law_articles_carry_their_chapters_and_sections():
+    document = make_doc(LAW_MD.read_text(encoding="utf-8"), "中华人民共和国出口管制法", 2020)
+    items, residue = chunk_with_residue(document)
+    # checked by hand against the file: 49 articles, nothing else is an item
+    assert [it.item for it in items][:3] == ["第一条", "第二条", "第三条"]
+    assert len(items) == 49 and items[-1].item == "第四十九条"
+    by = {it.item: it for it in items}
+    assert by["第一条"].path == ["第一章", "第一条"]
+    assert by["第一条"].headings == ["第一章 总 则"] and by["第一条"].section == "第一章 总 则"
+    assert by["第七条"].path == ["第一章", "第七条"]
+    assert by["第八条"].path == ["第二章", "第一节", "第八条"]
+    assert by["第八条"].headings == ["第二章 管制政策、管制清单和管制措施", "第一节 一般规定"]
+    assert by["第二十一条"].path == ["第二章", "第二节", "第二十一条"]
+    assert by["第二十五条"].path == ["第二章", "第三节", "第二十五条"]
+    assert by["第二十八条"].path == ["第三章", "第二十八条"]
+    assert by["第二十八条"].headings == ["第三章 监督管理"]
+    assert by["第二十七条"].path == ["第二章", "第三节", "第二十七条"]
+    assert by["第四十九条"].path == ["第五章", "第四十九条"]
+    assert by["第四十九条"].text == "本法自2020年12月1日起施行。"
+    # the adoption record under the title is set aside, not an item; "#" marks never reach a text
+    assert "2020年10月17日 第十三届全国人民代表大会常务委员会第二十二次会议通过" in residue
+    assert not any("#" in it.text or "第二章" in it.text.split("\n")[-1] for it in items)
+    # an article keeps its paragraphs verbatim, one per line
+    assert by["第二条"].text.startswith("国家对两用物项、军品、核以及其他")
+    assert "\n前款所称管制物项，包括物项相关的技术资料等数据。\n" in by["第二条"].text
+    source = flat_source(document.text)
+    for it in items:
+        assert it.text.replace("\n", "") in source, it.item
+    assert_accounted(document.text, items, residue)
+    assert_well_formed(items)
+
+
+def test_markdown_headings_without_numbers_name_their_items():
+    text = ("# 某某法\n\n2001年1月1日 某会议通过\n\n## 序言\n\n甲乙丙，制定本法。\n\n"
+            "## 第一章 总则\n\n第一条 一。\n\n## 第二章 罚则\n\n第二条 二。\n\n"
+            "## 附则\n\n第三条 本法自公布之日起施行。\n")
+    items, residue = chunk_with_residue(make_doc(text, "某某法"))
+    got = [(it.item, it.path, it.headings, it.text) for it in items]
+    assert got == [
+        ("序言", ["序言"], ["序言"], "甲乙丙，制定本法。"),
+        ("第一条", ["第一章", "第一条"], ["第一章 总则"], "一。"),
+        ("第二条", ["第二章", "第二条"], ["第二章 罚则"], "二。"),
+        ("第三条", ["附则", "第三条"], ["附则"], "本法自公布之日起施行。"),
+    ]
+    assert "2001年1月1日 某会议通过" in residue
+    assert_accounted(text, items, residue)
+
+
+def test_markdown_heading_wrapped_over_two_lines():
+    text = "## 第一章 卷烟纸、滤嘴棒、\n\n烟草专用机械的生产和销售\n\n第一条 生产企业应当取得许可证。\n"
+    items, residue = chunk_with_residue(make_doc(text))
+    assert [(it.item, it.headings) for it in items] == [
+        ("第一条", ["第一章 卷烟纸、滤嘴棒、烟草专用机械的生产和销售"])]
+    assert_accounted(text, items, residue)
+
+
+def test_markdown_part_chapter_section_levels():
+    text = ("# 第一编 总则\n\n## 第一章 基本规定\n\n第一条 甲。\n\n### 第一节 一般\n\n第二条 乙。\n\n"
+            "# 第二编 物权\n\n## 第二章 通则\n\n第三条 丙。\n")
+    items = chunk_document(make_doc(text))
+    assert [(it.item, it.path) for it in items] == [
+        ("第一条", ["第一编", "第一章", "第一条"]),
+        ("第二条", ["第一编", "第一章", "第一节", "第二条"]),
+        ("第三条", ["第二编", "第二章", "第三条"]),
+    ]
+    assert items[1].headings == ["第一编 总则", "第一章 基本规定", "第一节 一般"]
 
 
 # --------------------------------------------------------------------------- bundled corpus
