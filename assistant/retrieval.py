@@ -45,7 +45,7 @@ class DocInfo:
     doc: str
     title: str
     year: int | None
-    series: str               # the title without its year: editions of one series share it
+    series: str               # issuer + the title without its year: editions of one series share it
     items: int
 
 
@@ -62,7 +62,9 @@ class Corpus:
         for item in items:
             info = self.docs.get(item.doc)
             if info is None:
-                series = re.sub(r"(19|20)\d{2}\s*(年度|年)?", "", item.title).strip() or item.doc
+                name = re.sub(r"(19|20)\d{2}\s*(年度|年)?", "", item.title).strip() or item.doc
+                # two cities' 《2025年教育工作要点》 are two series: the issuer is part of the series
+                series = f"{item.office.strip()}\x00{name}"
                 self.docs[item.doc] = DocInfo(item.doc, item.title, item.year, series, 1)
             else:
                 info.items += 1
@@ -102,6 +104,17 @@ class Corpus:
             name = re.sub(r"^中华人民共和国|[《》]", "", info.title or info.doc).strip()
             out.append(name if len(name) >= 3 else "")
         return out
+
+    def named_docs(self, text: str) -> list[str]:
+        """The documents the question names by title ("劳动合同法第十条"), the longest name first; a name
+        inside a longer named one (劳动法 in 劳动合同法) does not count."""
+        found = [(title, doc) for title, doc in zip(self.short_titles, self.docs) if title and title in text]
+        found.sort(key=lambda pair: -len(pair[0]))
+        kept: list[tuple[str, str]] = []
+        for title, doc in found:
+            if not any(title in longer and title != longer for longer, _ in kept):
+                kept.append((title, doc))
+        return [doc for _, doc in kept]
 
     @cached_property
     def haystacks(self) -> list[str]:
@@ -294,6 +307,10 @@ class HybridRetriever:
     def run(self, query: Query, top_k: int = MAX_HITS) -> Retrieval:
         """The hits for ``query``: a direct lookup, or the ``top_k`` best items of the search."""
         docs = choose_docs(query, self.corpus, self.today)
+        if query.lookup and not query.doc:
+            named = self.corpus.named_docs(query.text)
+            if named:                       # "劳动合同法第十条是什么": that law's article
+                docs = [doc for doc in named if docs is None or doc in docs] or named[:1]
         if query.item_number is not None:
             return self._item_lookup(query.item_number, docs)
         if query.section_number is not None:
@@ -309,9 +326,14 @@ class HybridRetriever:
                             f"section {number}")
 
     def _lookup(self, wanted, docs: list[str] | None, what: str) -> Retrieval:
-        """Every allowed item ``wanted`` accepts, in document order: no search involved."""
+        """Every allowed item ``wanted`` accepts, in document order: no search involved. When several
+        documents have one, the question must say which (or select one): the answer asks, listing them."""
         mask = self.corpus.mask(docs)
         hits = [Hit(item, 1.0) for index, item in enumerate(self.corpus.items) if mask[index] and wanted(item)]
+        holders = list(dict.fromkeys(hit.item.doc for hit in hits))
+        if len(holders) > 1:
+            return Retrieval(hits=[], answerable=False, lookup=True, choices=holders,
+                             notes=[f"{what} is in {len(holders)} documents: which one?"])
         return Retrieval(hits=hits, answerable=bool(hits), lookup=True,
                          notes=[] if hits else [f"no {what} in the selected documents"])
 
@@ -356,17 +378,24 @@ class HybridRetriever:
                          compare=bool(compared))
 
     def _edition_pair(self, query: Query, fused: np.ndarray, mask: np.ndarray) -> list[Hit]:
-        """For "今年和去年相比…": the best item of each of two editions of one series, newest first."""
+        """For "今年和去年相比…": the best item of each of two editions of one series, newest first.
+
+        With several such series, the one whose best item scores highest (the question's topic) is
+        compared; ties go to the series name, so the choice is the same on every run."""
         by_series: dict[str, list[DocInfo]] = {}
-        for doc in {item.doc for index, item in enumerate(self.corpus.items) if mask[index]}:
+        for doc in sorted({item.doc for index, item in enumerate(self.corpus.items) if mask[index]}):
             info = self.corpus.docs[doc]
             by_series.setdefault(info.series, []).append(info)
-        pairs = [sorted(editions, key=lambda e: e.year or 0, reverse=True)[:2]
-                 for editions in by_series.values() if len(editions) >= 2]
+        pairs = [(series, sorted(editions, key=lambda e: (e.year or 0, e.doc), reverse=True)[:2])
+                 for series, editions in sorted(by_series.items()) if len(editions) >= 2]
         if not pairs:
             return []
+
+        def topic(pair):
+            return max(float(fused[self.corpus.doc_index[info.doc]].max()) for info in pair[1])
+        _, chosen = max(pairs, key=lambda pair: (topic(pair), pair[0]))
         best = []
-        for info in pairs[0]:
+        for info in chosen:
             indices = self.corpus.doc_index[info.doc]
             top = int(indices[np.argmax(fused[indices])])
             best.append(Hit(self.corpus.items[top], float(fused[top])))
