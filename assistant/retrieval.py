@@ -251,50 +251,101 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     return out
 
 
-VALUE_ASKED = {   # a question that asks for a value of this kind needs an item that states one
-    "money": re.compile(r"多少钱|收多少|收费|学费|费用|价格|贵不贵|how much|tuition|\bfees?\b|\bcost", re.I),
-    "date": re.compile(r"几月|几号|哪天|哪一天|几点|具体日期|哪个月|what date|which day|start dates?", re.I),
-    "count": re.compile(r"多少人|多少名|招多少|几个人|how many people", re.I),
-    "score": re.compile(r"分数线|多少分|几分|分值|cut-?off|score", re.I),
-    "duration": re.compile(r"多长时间|多久|几个小时|几小时|how long", re.I),
-}
-VALUE_STATED = {
-    "money": re.compile(r"\d[\d,.]*\s*(?:元|万元|亿元|块)"),
-    "date": re.compile(r"\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{4}-\d{2}-\d{2}|[一二三四五六七八九十]{1,2}月"),
-    "count": re.compile(r"\d+\s*(?:人|名)|[一二三四五六七八九十百千万]+(?:人|名)"),
-    "score": re.compile(r"\d+\s*分"),
-    "duration": re.compile(r"(?:\d+|[一二三四五六七八九十百两半]+)\s*(?:个)?(?:小时|分钟|天|日|周|个?月|年|学期|工作日)"),
-}
-WEAK_COVERAGE = 0.2       # below this share (IDF-weighted) of the question's terms found, the dense side must vouch
-WEAK_GAP = 0.025           # ...by the best item standing this far above the median candidate
-RESCUE_GAP = 0.033        # with no term found at all, only a clear margin keeps the question
-UNMATCHED_GAP = 0.02      # with no term to look for, the dense margin alone decides
+REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
+EVIDENCE_FEATURES = ("dense_excess", "bm25_excess", "fused_excess", "fused_margin", "coverage", "terms")
+
+
+def expected_max_z(n: int) -> float:
+    """Roughly the largest of ``n`` standard-normal scores: what the best item reaches by chance alone."""
+    if n < 3:
+        return 0.0
+    two_log = 2.0 * float(np.log(n))
+    return float(np.sqrt(two_log) - (np.log(np.log(n)) + np.log(4 * np.pi)) / (2 * np.sqrt(two_log)))
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    """Whether the documents answer: a logistic regression over evidence that keeps its meaning at any
+    corpus size (standardised scores minus what the best of that many items reaches by chance, the
+    best item's margin, term coverage). Fitted by ``eval/refusal_fit.py`` (``make fit-refusal``); the
+    threshold is chosen on the fit data, its held-out figures are in the file."""
+
+    coef: dict = field(default_factory=dict)
+    intercept: float = 0.0
+    threshold: float = 0.5
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = REFUSAL_FILE) -> "RefusalModel":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()                      # not fitted: nothing is refused on evidence
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"cannot read the answerability model {path}: {exc}") from None
+        return cls(coef={k: float(v) for k, v in data.get("coef", {}).items() if k in EVIDENCE_FEATURES},
+                   intercept=float(data.get("intercept", 0.0)), threshold=float(data.get("threshold", 0.5)),
+                   fitted_on=str(data.get("fitted_on", "")))
+
+    def probability(self, features: dict[str, float]) -> float:
+        if not self.coef:
+            return 1.0
+        logit = self.intercept + sum(w * features[name] for name, w in self.coef.items())
+        return float(1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50))))
+
+
+@lru_cache(maxsize=1)
+def default_refusal_model() -> RefusalModel:
+    return RefusalModel.load()
 
 
 @dataclass
 class Evidence:
-    """Why the retriever thinks the documents do or do not answer (calibrated on the dev set)."""
+    """Why the retriever thinks the documents do or do not answer (``RefusalModel``)."""
 
-    coverage: float           # IDF-weighted share of the question's terms found in the best items
-    dense_gap: float          # best cosine minus the median of the candidates'
-    missing_value: str        # the kind of value asked for ("money", "date" …) that the best items do not state
-    terms: int
+    features: dict
+    probability: float
+    threshold: float
 
     @property
     def answerable(self) -> bool:
-        if self.missing_value:
-            return False
-        if self.terms == 0:              # nothing to match lexically (an English question the glossary misses)
-            return self.dense_gap >= UNMATCHED_GAP
-        if self.coverage == 0:
-            return self.dense_gap >= RESCUE_GAP
-        if self.coverage < WEAK_COVERAGE:
-            return self.dense_gap >= WEAK_GAP
-        return True
+        return self.probability >= self.threshold
 
     def to_json(self) -> dict:
-        return {"coverage": round(self.coverage, 3), "dense_gap": round(self.dense_gap, 4),
-                "missing_value": self.missing_value, "terms": self.terms, "answerable": self.answerable}
+        return {**{k: round(v, 4) for k, v in self.features.items()}, "probability": round(self.probability, 4),
+                "threshold": round(self.threshold, 4), "answerable": self.answerable}
+
+
+def evidence_features(corpus: "Corpus", query: Query, features: dict[str, np.ndarray], fused: np.ndarray,
+                      order: list[int], mask: np.ndarray) -> dict[str, float]:
+    """The evidence the answerability model reads, each comparable across corpus sizes.
+
+    - dense_excess / bm25_excess / fused_excess: the best item's standardised score minus the expected
+      maximum of that many standard-normal scores (chance alone);
+    - fused_margin: how far the best item stands above the tenth, in standard deviations of the scores;
+    - coverage: the IDF-weighted share of the question's content words that occur together in one of
+      the three best items; terms: how many content words the question has (log)."""
+    allowed = int(mask.sum())
+    chance = expected_max_z(allowed)
+    top = order[0] if order else None
+    finite = fused[mask & np.isfinite(fused)]
+    spread = float(finite.std()) if finite.size > 1 else 0.0
+    out = {"dense_excess": 0.0, "bm25_excess": 0.0, "fused_excess": 0.0, "fused_margin": 0.0}
+    if top is not None:
+        out["dense_excess"] = float(features["dense"][top]) - chance
+        out["bm25_excess"] = float(np.max(features["bm25"][mask])) - chance
+        if spread > 1e-9:
+            out["fused_excess"] = (float(fused[top]) - float(finite.mean())) / spread - chance
+            tenth = order[min(9, len(order) - 1)]
+            out["fused_margin"] = (float(fused[top]) - float(fused[tenth])) / spread
+    terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]
+    weights = [corpus.idf(term) for term in terms]
+    best = [corpus.haystacks[i] for i in order[:3]]
+    # the terms must meet in one item: words scattered over several items do not make an answer
+    found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
+    out["coverage"] = found / sum(weights) if terms and sum(weights) > 0 else 0.0
+    out["terms"] = float(np.log1p(len(terms)))
+    return out
 
 
 class HybridRetriever:
@@ -360,17 +411,17 @@ class HybridRetriever:
         return dense, np.where(mask, bm25, 0.0), mask, vector
 
     def ranked(self, query: Query, docs: list[str] | None, model: RankModel | None = None):
-        """(final score per item, -inf where not allowed; dense cosine; mask)."""
+        """(final score per item, -inf where not allowed; the item features; mask)."""
         dense, bm25, mask, vector = self.scores(query, docs)
         model = model or default_rank_model()
         features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model)
-        return np.where(mask, model.score(features), -np.inf), dense, mask
+        return np.where(mask, model.score(features), -np.inf), features, mask
 
     def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS) -> Retrieval:
-        fused, dense, mask = self.ranked(query, docs)
-        order = top_indices(fused, mask, max(top_k, MAX_HITS))
-        hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order]
-        evidence = self.evidence(query, order, dense)
+        fused, features, mask = self.ranked(query, docs)
+        order = top_indices(fused, mask, max(top_k, MAX_HITS, 10))
+        hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order[:max(top_k, MAX_HITS)]]
+        evidence = self.evidence(query, features, fused, order, mask)
         compared = self._edition_pair(query, fused, mask) if query.compare else []
         if compared:
             hits = compared + [hit for hit in hits if hit.item.key not in {h.item.key for h in compared}]
@@ -401,19 +452,11 @@ class HybridRetriever:
             best.append(Hit(self.corpus.items[top], float(fused[top])))
         return best
 
-    def evidence(self, query: Query, order: list[int], dense: np.ndarray) -> Evidence:
-        terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]
-        best = [self.corpus.haystacks[i] for i in order[:3]]
-        weights = [self.corpus.idf(term) for term in terms]
-        # the terms must meet in one item: words scattered over several items do not make an answer
-        found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
-        candidates = np.sort(dense[np.isfinite(dense)])[-CANDIDATES:]     # the nearest, as Chroma gives them
-        gap = float(candidates.max() - np.median(candidates)) if candidates.size else 0.0
-        stated = " ".join(best[:2])
-        missing = next((kind for kind, asked in VALUE_ASKED.items()
-                        if asked.search(query.text) and not VALUE_STATED[kind].search(stated)), "")
-        return Evidence(coverage=found / sum(weights) if terms else 0.0, dense_gap=gap, missing_value=missing,
-                        terms=len(terms))
+    def evidence(self, query: Query, features: dict[str, np.ndarray], fused: np.ndarray, order: list[int],
+                 mask: np.ndarray, model: RefusalModel | None = None) -> Evidence:
+        model = model or default_refusal_model()
+        values = evidence_features(self.corpus, query, features, fused, order, mask)
+        return Evidence(values, model.probability(values), model.threshold)
 
 
 def fuse(dense: np.ndarray, bm25: np.ndarray, mask: np.ndarray,

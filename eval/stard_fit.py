@@ -69,13 +69,14 @@ def fit_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return model.coef_[0]
 
 
-def run(data: Path, settings: Settings, out: Path, echo=print) -> int:
+def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=print) -> int:
+    from policy_assistant.index.embedders import make_embedder
     from policy_assistant.retrieval import RankModel
 
-    stard.law_index(data, settings, echo=echo)
-    rows = stard.load_train(data)
+    corpus, left_out = stard.open_corpus(data, settings, False, build, echo)
+    rows = stard.covered(stard.load_train(data), corpus)
     fit, validation = stard.split_questions(rows)
-    prepared = stard.prepare(settings, rows, echo=echo)
+    prepared = stard.prepare(settings, rows, corpus, make_embedder(settings.embed_model, settings.embed_threads), echo)
     fit_ids = {r["id"] for r in fit}
     fit_idx = [i for i, r in enumerate(rows) if r["id"] in fit_ids]
     val_idx = [i for i, r in enumerate(rows) if r["id"] not in fit_ids]
@@ -121,7 +122,9 @@ def run(data: Path, settings: Settings, out: Path, echo=print) -> int:
     echo(f"by document ({len(doc_val_idx)} validation questions on held-out laws): {by_document}")
     payload = {"weights": {k: round(v, 4) for k, v in chosen.weights.items()}, "prf_weight": chosen.prf_weight,
                "prf_depth": chosen.prf_depth,
-               "fitted_on": f"STARD train split, fit part ({len(fit_idx)} questions; validation = sha1(id) % 5 == 0)",
+               "fitted_on": f"STARD train split, fit part ({len(fit_idx)} questions; validation = sha1(id) % 5 == 0)"
+                            f" over {len(corpus.docs)} laws, {len(corpus.items)} articles",
+               "laws_left_out": left_out,
                "validation": best["validation"], "validation_by_document": by_document,
                "candidates": results, "command": "make fit-ranker"}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -137,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="STARD's benchmark folder (laws/, train.jsonl)")
     parser.add_argument("--index-dir", type=Path, default=Path(".stard-index") / "cited")
     parser.add_argument("--out", type=Path, default=RANKER_FILE)
+    parser.add_argument("--from-cache", action="store_true", help="do not build: the laws the passage cache holds")
     args = parser.parse_args(argv)
     try:
-        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out)
+        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out, build=not args.from_cache)
     except AssistantError as exc:
         print(f"stard_fit: {exc.message}", file=sys.stderr)
         return 2
