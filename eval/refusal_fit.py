@@ -42,12 +42,17 @@ THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 class KnownVectors:
     """An embedder for questions whose vectors are already known (from the vector cache)."""
 
-    def __init__(self, texts: list[str], vectors: np.ndarray, name: str):
+    def __init__(self, texts: list[str], vectors: np.ndarray, name: str, fallback=None):
+        from policy_assistant.query import clean_question
+
         self.vectors = dict(zip(texts, vectors))
+        self.vectors.update({clean_question(t, 10_000): v for t, v in zip(texts, vectors)})   # as retrieval sees it
         self.name = name
+        self.fallback = fallback              # for texts retrieval rewrites (follow-ups with a history)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.vectors[t] for t in texts])
+        return np.stack([self.vectors[t] if t in self.vectors else self.fallback.embed_queries([t])[0]
+                         for t in texts])
 
 
 def small_corpus(files: list[Path], settings: Settings, embedder):
@@ -71,12 +76,12 @@ def small_corpus(files: list[Path], settings: Settings, embedder):
 
 
 def evidence_rows(corpus, questions: list[dict], vectors: np.ndarray, settings: Settings, source: str,
-                  answerable: bool, name: str) -> list[dict]:
+                  answerable: bool, embedder) -> list[dict]:
     from policy_assistant.query import understand
     from policy_assistant.retrieval import HybridRetriever
 
-    retriever = HybridRetriever(corpus, None, KnownVectors([q["question"] for q in questions], vectors, name),
-                                settings.today)
+    retriever = HybridRetriever(corpus, None, KnownVectors([q["question"] for q in questions], vectors,
+                                                           embedder.name, embedder), settings.today)
     out = []
     for q in questions:
         query = understand(q["question"], q.get("history") or [], q.get("doc") if q.get("doc") in corpus.docs else None)
@@ -109,7 +114,7 @@ def run(data: Path, settings: Settings, out: Path, build: bool = False, echo=pri
         return stard.question_vectors([r["question"] for r in rows], embedder, settings.embed_cache_path, echo)
 
     def ev(corpus, rows, source, answerable):
-        return evidence_rows(corpus, rows, vectors(rows), settings, source, answerable, embedder.name) if rows else []
+        return evidence_rows(corpus, rows, vectors(rows), settings, source, answerable, embedder) if rows else []
 
     fit_rows = (ev(laws, fit, "stard-fit on laws", True)
                 + ev(bundled, fit, "stard-fit on bundled", False)
