@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: setup setup-dev ask chat serve test test-fast eval bench calibrate clean
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench calibrate clean bench-stard fit-ranker fit-refusal
 
 $(VENV)/.core: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the dependencies (first run only: about a minute)…"
@@ -54,6 +54,20 @@ $(VENV)/.bench: $(VENV)/.core
 
 bench: $(VENV)/.bench          ## quality and speed side by side with baselines: a table, artifacts/bench.json and bench.png
 	$(CLI) bench --out artifacts/bench.json
+
+# STARD (real questions over whole laws): the data folder and where its law index is cached.
+STARD       ?= ../shared/benchmarks/stard
+STARD_INDEX ?= .stard-index
+STARD_ARGS  ?=
+
+bench-stard: $(VENV)/.bench    ## STARD train split over the 133 cited laws (--full: all 1,297): ours vs BM25, dense, LlamaIndex
+	$(PY) -m policy_assistant.eval.stard bench --data $(STARD) --index-dir $(STARD_INDEX)/$(if $(findstring --full,$(STARD_ARGS)),full,cited) --out artifacts/stard.json $(STARD_ARGS)
+
+fit-ranker: setup              ## re-fit the ranking model on STARD's train split (fit part) -> assistant/data/ranker.json
+	$(PY) -m policy_assistant.eval.stard_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
+
+fit-refusal: setup             ## re-fit the answerability model -> assistant/data/refusal.json
+	$(PY) -m policy_assistant.eval.refusal_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
 
 calibrate: setup               ## the support check's agreement with the hand-labelled pairs
 	$(PY) -m policy_assistant.eval.calibrate

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--history", action="append", default=[], help="an earlier question (repeatable, oldest first)")
     ask.add_argument("--doc", help="restrict retrieval to one document id (see `index list`)")
     ask.add_argument("--generator", choices=["extractive", "llm"])
+    ask.add_argument("--top-k", type=top_k_value, default=8, help="hits listed in `retrieved` (1-200, default 8)")
     ask.set_defaults(handler=cmd_ask)
 
     evaluate = commands.add_parser("eval", parents=[common], help="run the grounding eval (or `eval score ANSWERS.jsonl`)")
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, help="write one JSON record per question")
     evaluate.add_argument("--report", type=Path, help="write a self-contained HTML report")
     evaluate.add_argument("--generator", choices=["extractive", "llm"])
+    evaluate.add_argument("--top-k", type=top_k_value, default=8,
+                          help="hits kept per question for the retrieval metrics (1-200, default 8; R@100 needs 100)")
     evaluate.set_defaults(handler=cmd_eval)
 
     serve = commands.add_parser("serve", parents=[common], help="the Gradio chat and HTTP API in one server")
@@ -91,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("artifacts/bench.json"))
     bench.set_defaults(handler=cmd_bench)
     return parser
+
+
+def top_k_value(text: str) -> int:
+    """``--top-k``: a whole number from 1 to 200."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 200, not {text!r}") from None
+    if not 1 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 200, not {value}")
+    return value
 
 
 def cmd_index_build(args, settings: Settings) -> int:
@@ -162,7 +176,7 @@ def cmd_ask(args, settings: Settings) -> int:
     from policy_assistant.engine import Assistant
 
     question = sys.stdin.read() if args.question == "-" else args.question
-    record = Assistant(settings).ask(question, args.history, args.doc, args.generator)
+    record = Assistant(settings).ask(question, args.history, args.doc, args.generator, top_k=args.top_k)
     if args.json:
         print(json.dumps(record, ensure_ascii=False, indent=2))
         return 0
@@ -182,7 +196,8 @@ def cmd_eval(args, settings: Settings) -> int:
 
     if args.datasets and str(args.datasets[0]) == "score":
         return score_answers(args.datasets[1:], settings, out=args.out)
-    return run_eval(args.datasets, settings, out=args.out, report=args.report, generator=args.generator)
+    return run_eval(args.datasets, settings, out=args.out, report=args.report, generator=args.generator,
+                    top_k=args.top_k)
 
 
 def cmd_serve(args, settings: Settings) -> int:

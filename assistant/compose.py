@@ -135,7 +135,11 @@ def refusal(query: Query, retrieval: Retrieval, lang: str) -> Answer:
         what = (f"第{query.item_number}条" if query.item_number is not None else f"第{query.section_number}部分") \
             if lang == "zh" else (f"item {query.item_number}" if query.item_number is not None
                                   else f"section {query.section_number}")
-        lines = [render("lookup_missing", lang, what=what)]
+        if retrieval.choices:             # "第十条是什么" over many documents: ask which one
+            titles = _document_titles(retrieval.choices, lang)
+            lines = [render("lookup_which", lang, what=what, count=len(retrieval.choices), documents=titles)]
+        else:
+            lines = [render("lookup_missing", lang, what=what)]
     else:
         lines = [render("refusal", lang, scope=scope, question=query.question)]
     suggestions = [hit.item for hit in hits[:3]] if not retrieval.lookup else []
@@ -200,6 +204,15 @@ def _day(iso: str | None, lang: str) -> str:
         return ""
     year, month, day = (int(part) for part in iso.split("-"))
     return f"{year}年{month}月{day}日" if lang == "zh" else iso
+
+
+def _document_titles(docs: list[str], lang: str, shown: int = 8) -> str:
+    """'《劳动合同法》、《民法典》等 12 部' style list of document ids for a which-document question."""
+    names = [f"《{doc}》" if lang == "zh" else f"“{doc}”" for doc in docs[:shown]]
+    text = ("、" if lang == "zh" else ", ").join(names)
+    if len(docs) > shown:
+        text += f"等 {len(docs)} 部文件" if lang == "zh" else f" and {len(docs) - shown} more"
+    return text
 
 
 def intro(items: list[Item], lang: str) -> str:

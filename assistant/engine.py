@@ -12,15 +12,16 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Iterator
 
 from policy_assistant import grounding
 from policy_assistant.compose import ExtractiveGenerator, with_validity_notice
-from policy_assistant.core.errors import AssistantError, IndexUnusable
+from policy_assistant.core.errors import AssistantError, BadInput, IndexUnusable
 from policy_assistant.language import detect_language
 from policy_assistant.llm import LLMGenerator
 from policy_assistant.query import understand
-from policy_assistant.retrieval import Corpus, HybridRetriever
+from policy_assistant.retrieval import MAX_HITS, MAX_TOP_K, Corpus, HybridRetriever
 from policy_assistant.seams import Answer
 from policy_assistant.core.settings import Settings
 from policy_assistant.index.embedders import CachedQueries, make_embedder
@@ -66,11 +67,11 @@ class Assistant:
                     f"{self.embedder.name!r} is configured; set POLICY_EMBED_MODEL={state.embed_model} or rebuild "
                     f"with `policy-assistant index build`")
             if self._corpus is None or self._corpus.collection != state.collection:
-                items, _ = self.store.items(state.collection)
+                items, vectors = self.store.items(state.collection)
                 if not items:
                     raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
                                         f"build it with `policy-assistant index build PATH`")
-                corpus = Corpus(items, state.collection)
+                corpus = Corpus(items, state.collection, vectors)
                 corpus.attach_validity(statuses_of_manifest(state.manifest, self.settings.today))
                 corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
                 corpus.bigram_postings  # noqa: B018
@@ -106,28 +107,31 @@ class Assistant:
         return self._generators[name or self.settings.generator]
 
     def ask(self, question: str, history: list[str] | tuple = (), doc: str | None = None,
-            generator: str | None = None) -> dict:
-        """Answer one question: the JSON record of the contract."""
-        for event in self.ask_stream(question, history, doc, generator):
+            generator: str | None = None, top_k: int = MAX_HITS) -> dict:
+        """Answer one question: the JSON record of the contract (``retrieved``: the ``top_k`` best hits)."""
+        for event in self.ask_stream(question, history, doc, generator, top_k):
             if event["type"] == "final":
                 return event["record"]
         raise AssertionError("ask_stream ended without a final record")
 
     def ask_stream(self, question: str, history: list[str] | tuple = (), doc: str | None = None,
-                   generator: str | None = None) -> Iterator[dict]:
+                   generator: str | None = None, top_k: int = MAX_HITS) -> Iterator[dict]:
         """Answer as it is produced: ``{"type": "delta", "text": …}`` events (already checked text
         only), then one ``{"type": "final", "record": {…}}`` with the whole JSON record."""
         started = time.perf_counter()
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+            raise BadInput(f"top_k must be a whole number from 1 to {MAX_TOP_K}, not {top_k!r}")
         query = understand(question, history, doc, self.settings.max_question_chars)
         corpus = self.corpus()
         try:
-            retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
+            retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query, top_k)
         except IndexUnusable:
             corpus = self.corpus(recheck=True)       # a build replaced the generation since the last check
-            retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query)
+            retrieval = HybridRetriever(corpus, self.store, self.embedder, self.settings.today).run(query, top_k)
         retrieved_at = time.perf_counter()
         answer = None
-        for piece in self.generator(generator).stream(query, retrieval):
+        shown = retrieval if retrieval.lookup else replace(retrieval, hits=retrieval.hits[:MAX_HITS])
+        for piece in self.generator(generator).stream(query, shown):
             if isinstance(piece, Answer):
                 answer = piece
             elif piece:
@@ -146,7 +150,7 @@ class Assistant:
             "warnings": answer.warnings,
             "answer": answer.text,
             "citations": [item.citation() for item in _unique(answer.cited)],
-            "retrieved": [hit.to_json() for hit in retrieval.hits],
+            "retrieved": [hit.to_json() for hit in retrieval.hits[:top_k]],
             "evidence": retrieval.evidence,
             "grounding": checked.to_json(),
             "timing_ms": {"retrieve": _ms(started, retrieved_at), "answer": _ms(retrieved_at, answered_at),

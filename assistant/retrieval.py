@@ -21,9 +21,11 @@ It does not compose answers.
 """
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -39,7 +41,8 @@ from policy_assistant.core.text import query_terms, search_tokens
 CANDIDATES = 40           # dense candidates taken from Chroma before fusion
 DENSE_WEIGHT = 0.6        # fusion weights, calibrated on the dev set (eval/calibrate.py)
 BM25_WEIGHT = 0.4
-MAX_HITS = 8
+MAX_HITS = 8              # hits handed to the answer generator
+MAX_TOP_K = 200           # the most hits a caller may ask for (`--top-k`)
 IN_FORCE_MARGIN = 1.0     # fused-score units (standard deviations): how far an in-force item may trail and still lead
 
 
@@ -48,22 +51,25 @@ class DocInfo:
     doc: str
     title: str
     year: int | None
-    series: str               # the title without its year: editions of one series share it
+    series: str               # issuer + the title without its year: editions of one series share it
     items: int
 
 
 class Corpus:
     """One index generation in memory, with its BM25 side and item tables."""
 
-    def __init__(self, items: list[Item], collection: str):
+    def __init__(self, items: list[Item], collection: str, vectors: np.ndarray | None = None):
         self.items = items
         self.collection = collection
+        # the items' unit vectors, row i for item i: dense scores over every item in one product (ms at 56k)
+        self.vectors = vectors if vectors is not None and len(vectors) == len(items) and len(items) else None
         self.by_key = {item.key: index for index, item in enumerate(items)}
         self.docs: dict[str, DocInfo] = {}
         for item in items:
             info = self.docs.get(item.doc)
             if info is None:
-                series = series_of(item.title, item.doc)
+                # two cities' 《2025年教育工作要点》 are two series: the issuer is part of the series
+                series = f"{item.office.strip()}\x00{series_of(item.title, item.doc)}"
                 self.docs[item.doc] = DocInfo(item.doc, item.title, item.year, series, 1)
             else:
                 info.items += 1
@@ -92,6 +98,43 @@ class Corpus:
         retriever = bm25s.BM25()
         retriever.index([search_tokens(item.embedding_text()) or ["∅"] for item in self.items], show_progress=False)
         return retriever
+
+    @cached_property
+    def doc_ids(self) -> np.ndarray:
+        """Per item, the number of its document (for document-level evidence)."""
+        numbers = {doc: n for n, doc in enumerate(self.docs)}
+        return np.array([numbers[item.doc] for item in self.items], dtype=np.int32)
+
+    @cached_property
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the previous and next item of the same document in document order (itself at the ends)."""
+        previous = np.arange(len(self.items))
+        following = np.arange(len(self.items))
+        for indices in self.doc_index.values():
+            ordered = indices[np.argsort([self.items[i].order for i in indices], kind="stable")]
+            previous[ordered[1:]] = ordered[:-1]
+            following[ordered[:-1]] = ordered[1:]
+        return previous, following
+
+    @cached_property
+    def short_titles(self) -> list[str]:
+        """Per document, the name a question would use for it: the title without 中华人民共和国 and 《》."""
+        out = []
+        for info in self.docs.values():
+            name = re.sub(r"^中华人民共和国|[《》]", "", info.title or info.doc).strip()
+            out.append(name if len(name) >= 3 else "")
+        return out
+
+    def named_docs(self, text: str) -> list[str]:
+        """The documents the question names by title ("劳动合同法第十条"), the longest name first; a name
+        inside a longer named one (劳动法 in 劳动合同法) does not count."""
+        found = [(title, doc) for title, doc in zip(self.short_titles, self.docs) if title and title in text]
+        found.sort(key=lambda pair: -len(pair[0]))
+        kept: list[tuple[str, str]] = []
+        for title, doc in found:
+            if not any(title in longer and title != longer for longer, _ in kept):
+                kept.append((title, doc))
+        return [doc for _, doc in kept]
 
     @cached_property
     def haystacks(self) -> list[str]:
@@ -151,50 +194,178 @@ class Corpus:
         return mask
 
 
-VALUE_ASKED = {   # a question that asks for a value of this kind needs an item that states one
-    "money": re.compile(r"多少钱|收多少|收费|学费|费用|价格|贵不贵|how much|tuition|\bfees?\b|\bcost", re.I),
-    "date": re.compile(r"几月|几号|哪天|哪一天|几点|具体日期|哪个月|what date|which day|start dates?", re.I),
-    "count": re.compile(r"多少人|多少名|招多少|几个人|how many people", re.I),
-    "score": re.compile(r"分数线|多少分|几分|分值|cut-?off|score", re.I),
-    "duration": re.compile(r"多长时间|多久|几个小时|几小时|how long", re.I),
-}
-VALUE_STATED = {
-    "money": re.compile(r"\d[\d,.]*\s*(?:元|万元|亿元|块)"),
-    "date": re.compile(r"\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{4}-\d{2}-\d{2}|[一二三四五六七八九十]{1,2}月"),
-    "count": re.compile(r"\d+\s*(?:人|名)|[一二三四五六七八九十百千万]+(?:人|名)"),
-    "score": re.compile(r"\d+\s*分"),
-    "duration": re.compile(r"(?:\d+|[一二三四五六七八九十百两半]+)\s*(?:个)?(?:小时|分钟|天|日|周|个?月|年|学期|工作日)"),
-}
-WEAK_COVERAGE = 0.2       # below this share (IDF-weighted) of the question's terms found, the dense side must vouch
-WEAK_GAP = 0.025           # ...by the best item standing this far above the median candidate
-RESCUE_GAP = 0.033        # with no term found at all, only a clear margin keeps the question
-UNMATCHED_GAP = 0.02      # with no term to look for, the dense margin alone decides
+RANKER_FILE = Path(__file__).resolve().parent / "data" / "ranker.json"
+FEATURES = ("dense", "bm25", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense", "title_named")
+
+
+@dataclass(frozen=True)
+class RankModel:
+    """How items are scored: a weighted sum of per-query standardised features (``item_features``).
+
+    The weights are learned (``eval/stard_fit.py``, ``make fit-ranker``) and ship in ``data/ranker.json``;
+    the defaults below are the plain dense/BM25 sum, used when the file is missing."""
+
+    weights: dict = field(default_factory=lambda: {"dense": DENSE_WEIGHT, "bm25": BM25_WEIGHT})
+    prf_depth: int = 5          # pseudo-relevance feedback: the question vector moves towards the top items
+    prf_weight: float = 0.0     # how far (0: no feedback)
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = RANKER_FILE) -> "RankModel":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"cannot read the ranking model {path}: {exc}") from None
+        weights = {name: float(w) for name, w in data.get("weights", {}).items() if name in FEATURES}
+        return cls(weights=weights or cls().weights, prf_depth=int(data.get("prf_depth", 5)),
+                   prf_weight=float(data.get("prf_weight", 0.0)), fitted_on=str(data.get("fitted_on", "")))
+
+    def score(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(w * features[name] for name, w in self.weights.items() if w)
+
+
+@lru_cache(maxsize=1)
+def default_rank_model() -> RankModel:
+    return RankModel.load()
+
+
+def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.ndarray, bm25: np.ndarray,
+                  question: str, mask: np.ndarray, model: RankModel) -> dict[str, np.ndarray]:
+    """Per item, features standardised over the allowed items (so they mean the same at any corpus size).
+
+    - dense / bm25: the question against the item (dense NaN outside the candidates gets the weakest score);
+    - prf_dense: the question vector moved towards its best items (Rocchio feedback), against the item;
+    - doc_dense / doc_bm25: the best item score of the item's document (document-level evidence);
+    - neighbour_dense: the better dense score of the items right before and after it;
+    - title_named: 1 when the question names the item's document ("劳动合同法…").
+    """
+    finite = np.isfinite(dense) & mask
+    floor = float(np.nanmin(dense[finite])) if finite.any() else 0.0
+    z_dense = _standardise(np.where(finite, dense, floor), mask)
+    z_bm25 = _standardise(bm25, mask)
+    out = {"dense": z_dense, "bm25": z_bm25}
+    wanted = {name for name, w in model.weights.items() if w}
+    if "prf_dense" in wanted:
+        if model.prf_weight and corpus.vectors is not None and query_vector is not None:
+            first = model.weights.get("dense", 0.8) * z_dense + model.weights.get("bm25", 0.2) * z_bm25
+            top = top_indices(np.where(mask, first, -np.inf), mask, model.prf_depth)
+            moved = query_vector + model.prf_weight * corpus.vectors[top].mean(axis=0)
+            moved /= np.linalg.norm(moved) or 1.0
+            out["prf_dense"] = _standardise(corpus.vectors @ moved, mask)
+        else:
+            out["prf_dense"] = z_dense
+    if wanted & {"doc_dense", "doc_bm25"}:
+        ids = corpus.doc_ids
+        for name, values in (("doc_dense", z_dense), ("doc_bm25", z_bm25)):
+            best = np.full(len(corpus.docs), -np.inf)
+            np.maximum.at(best, ids, np.where(mask, values, -np.inf))
+            out[name] = np.where(mask, best[ids], 0.0)
+    if "neighbour_dense" in wanted:
+        previous, following = corpus.neighbours
+        out["neighbour_dense"] = np.maximum(z_dense[previous], z_dense[following])
+    if "title_named" in wanted:
+        named = np.array([bool(title) and title in question for title in corpus.short_titles], dtype=np.float64)
+        out["title_named"] = named[corpus.doc_ids]
+    return out
+
+
+REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
+EVIDENCE_FEATURES = ("dense_excess", "bm25_excess", "fused_excess", "fused_margin", "coverage", "terms")
+
+
+def expected_max_z(n: int) -> float:
+    """Roughly the largest of ``n`` standard-normal scores: what the best item reaches by chance alone."""
+    if n < 3:
+        return 0.0
+    two_log = 2.0 * float(np.log(n))
+    return float(np.sqrt(two_log) - (np.log(np.log(n)) + np.log(4 * np.pi)) / (2 * np.sqrt(two_log)))
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    """Whether the documents answer: a logistic regression over evidence that keeps its meaning at any
+    corpus size (standardised scores minus what the best of that many items reaches by chance, the
+    best item's margin, term coverage). Fitted by ``eval/refusal_fit.py`` (``make fit-refusal``); the
+    threshold is chosen on the fit data, its held-out figures are in the file."""
+
+    coef: dict = field(default_factory=dict)
+    intercept: float = 0.0
+    threshold: float = 0.5
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = REFUSAL_FILE) -> "RefusalModel":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()                      # not fitted: nothing is refused on evidence
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"cannot read the answerability model {path}: {exc}") from None
+        return cls(coef={k: float(v) for k, v in data.get("coef", {}).items() if k in EVIDENCE_FEATURES},
+                   intercept=float(data.get("intercept", 0.0)), threshold=float(data.get("threshold", 0.5)),
+                   fitted_on=str(data.get("fitted_on", "")))
+
+    def probability(self, features: dict[str, float]) -> float:
+        if not self.coef:
+            return 1.0
+        logit = self.intercept + sum(w * features[name] for name, w in self.coef.items())
+        return float(1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50))))
+
+
+@lru_cache(maxsize=1)
+def default_refusal_model() -> RefusalModel:
+    return RefusalModel.load()
 
 
 @dataclass
 class Evidence:
-    """Why the retriever thinks the documents do or do not answer (calibrated on the dev set)."""
+    """Why the retriever thinks the documents do or do not answer (``RefusalModel``)."""
 
-    coverage: float           # IDF-weighted share of the question's terms found in the best items
-    dense_gap: float          # best cosine minus the median of the candidates'
-    missing_value: str        # the kind of value asked for ("money", "date" …) that the best items do not state
-    terms: int
+    features: dict
+    probability: float
+    threshold: float
 
     @property
     def answerable(self) -> bool:
-        if self.missing_value:
-            return False
-        if self.terms == 0:              # nothing to match lexically (an English question the glossary misses)
-            return self.dense_gap >= UNMATCHED_GAP
-        if self.coverage == 0:
-            return self.dense_gap >= RESCUE_GAP
-        if self.coverage < WEAK_COVERAGE:
-            return self.dense_gap >= WEAK_GAP
-        return True
+        return self.probability >= self.threshold
 
     def to_json(self) -> dict:
-        return {"coverage": round(self.coverage, 3), "dense_gap": round(self.dense_gap, 4),
-                "missing_value": self.missing_value, "terms": self.terms, "answerable": self.answerable}
+        return {**{k: round(v, 4) for k, v in self.features.items()}, "probability": round(self.probability, 4),
+                "threshold": round(self.threshold, 4), "answerable": self.answerable}
+
+
+def evidence_features(corpus: "Corpus", query: Query, features: dict[str, np.ndarray], fused: np.ndarray,
+                      order: list[int], mask: np.ndarray) -> dict[str, float]:
+    """The evidence the answerability model reads, each comparable across corpus sizes.
+
+    - dense_excess / bm25_excess / fused_excess: the best item's standardised score minus the expected
+      maximum of that many standard-normal scores (chance alone);
+    - fused_margin: how far the best item stands above the tenth, in standard deviations of the scores;
+    - coverage: the IDF-weighted share of the question's content words that occur together in one of
+      the three best items; terms: how many content words the question has (log)."""
+    allowed = int(mask.sum())
+    chance = expected_max_z(allowed)
+    top = order[0] if order else None
+    finite = fused[mask & np.isfinite(fused)]
+    spread = float(finite.std()) if finite.size > 1 else 0.0
+    out = {"dense_excess": 0.0, "bm25_excess": 0.0, "fused_excess": 0.0, "fused_margin": 0.0}
+    if top is not None:
+        out["dense_excess"] = float(features["dense"][top]) - chance
+        out["bm25_excess"] = float(np.max(features["bm25"][mask])) - chance
+        if spread > 1e-9:
+            out["fused_excess"] = (float(fused[top]) - float(finite.mean())) / spread - chance
+            tenth = order[min(9, len(order) - 1)]
+            out["fused_margin"] = (float(fused[top]) - float(fused[tenth])) / spread
+    terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]
+    weights = [corpus.idf(term) for term in terms]
+    best = [corpus.haystacks[i] for i in order[:3]]
+    # the terms must meet in one item: words scattered over several items do not make an answer
+    found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
+    out["coverage"] = found / sum(weights) if terms and sum(weights) > 0 else 0.0
+    out["terms"] = float(np.log1p(len(terms)))
+    return out
 
 
 class HybridRetriever:
@@ -204,15 +375,20 @@ class HybridRetriever:
         self.embedder = embedder
         self.today = today
 
-    def run(self, query: Query) -> Retrieval:
+    def run(self, query: Query, top_k: int = MAX_HITS) -> Retrieval:
+        """The hits for ``query``: a direct lookup, or the ``top_k`` best items of the search."""
         docs = choose_docs(query, self.corpus, self.today)
         if asks_validity(query.question) and not query.lookup:
             return self._validity_question(query, docs)
+        if query.lookup and not query.doc:
+            named = self.corpus.named_docs(query.text)
+            if named:                       # "劳动合同法第十条是什么": that law's article
+                docs = [doc for doc in named if docs is None or doc in docs] or named[:1]
         if query.item_number is not None:
             return self._item_lookup(query.item_number, docs)
         if query.section_number is not None:
             return self._section_lookup(query.section_number, docs)
-        return self._search(query, docs)
+        return self._search(query, docs, max(1, top_k))
 
     # -- lookups ------------------------------------------------------------------------------
     def _item_lookup(self, number: int, docs: list[str] | None) -> Retrieval:
@@ -223,32 +399,44 @@ class HybridRetriever:
                             f"section {number}")
 
     def _lookup(self, wanted, docs: list[str] | None, what: str) -> Retrieval:
-        """Every allowed item ``wanted`` accepts, in document order: no search involved."""
+        """Every allowed item ``wanted`` accepts, in document order: no search involved. When several
+        documents have one, the question must say which (or select one): the answer asks, listing them."""
         mask = self.corpus.mask(docs)
         hits = [Hit(item, 1.0) for index, item in enumerate(self.corpus.items) if mask[index] and wanted(item)]
+        holders = list(dict.fromkeys(hit.item.doc for hit in hits))
+        if len(holders) > 1:
+            return Retrieval(hits=[], answerable=False, lookup=True, choices=holders,
+                             notes=[f"{what} is in {len(holders)} documents: which one?"])
         return Retrieval(hits=hits, answerable=bool(hits), lookup=True,
                          notes=[] if hits else [f"no {what} in the selected documents"])
 
     # -- search -------------------------------------------------------------------------------
-    def scores(self, query: Query, docs: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per item: dense cosine (NaN outside the candidates), BM25, and the mask of allowed items."""
+    def scores(self, query: Query, docs: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per item: dense cosine, BM25, the mask of allowed items; and the question vector.
+
+        With the item vectors in memory every item gets its cosine; otherwise Chroma gives the
+        ``CANDIDATES`` nearest and the rest are NaN."""
         mask = self.corpus.mask(docs)
         vector = self.embedder.embed_queries([query.text])[0]
-        dense = np.full(len(self.corpus.items), np.nan, dtype=np.float32)
-        k = min(CANDIDATES, int(mask.sum()))
-        for key, cosine in self.store.dense_search(self.corpus.collection, vector, k, docs):
-            index = self.corpus.by_key.get(key)
-            if index is not None:
-                dense[index] = cosine
+        if self.corpus.vectors is not None:
+            dense = (self.corpus.vectors @ vector).astype(np.float32)
+            dense[~mask] = np.nan
+        else:
+            dense = np.full(len(self.corpus.items), np.nan, dtype=np.float32)
+            k = min(CANDIDATES, int(mask.sum()))
+            for key, cosine in self.store.dense_search(self.corpus.collection, vector, k, docs):
+                index = self.corpus.by_key.get(key)
+                if index is not None:
+                    dense[index] = cosine
         terms = [token for term in query_terms(query.text) for token in search_tokens(term)]
         bm25 = self.corpus.bm25.get_scores(terms) if terms else np.zeros(len(self.corpus.items))
-        return dense, np.where(mask, bm25, 0.0), mask
+        return dense, np.where(mask, bm25, 0.0), mask, vector
 
     def _validity_question(self, query: Query, docs: list[str] | None) -> Retrieval:
         """"这个文件还有效吗": the document named (or best matched), the item that states its status first."""
         named = named_docs(query.question, self.corpus)
         scope = [doc for doc in named if docs is None or doc in docs] or named     # the edition the year words pick
-        found = self._search(query, [query.doc] if query.doc else (scope or docs), prefer_in_force=False)
+        found = self._search(query, [query.doc] if query.doc else (scope or docs), top_k=MAX_HITS, prefer_in_force=False)
         if not found.hits:
             return found
         doc = found.hits[0].item.doc
@@ -259,15 +447,21 @@ class HybridRetriever:
         hits += [hit for hit in found.hits if hit.item.doc == doc and hit.item.key not in {h.item.key for h in hits}]
         return Retrieval(hits=hits, answerable=True, evidence=found.evidence, notes=["validity question"])
 
-    def _search(self, query: Query, docs: list[str] | None, prefer_in_force: bool = True) -> Retrieval:
-        dense, bm25, mask = self.scores(query, docs)
-        fused = fuse(dense, bm25, mask)
-        order = top_indices(fused, mask, MAX_HITS)
-        hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order]
+    def ranked(self, query: Query, docs: list[str] | None, model: RankModel | None = None):
+        """(final score per item, -inf where not allowed; the item features; mask)."""
+        dense, bm25, mask, vector = self.scores(query, docs)
+        model = model or default_rank_model()
+        features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model)
+        return np.where(mask, model.score(features), -np.inf), features, mask
+
+    def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS,
+                prefer_in_force: bool = True) -> Retrieval:
+        fused, features, mask = self.ranked(query, docs)
+        order = top_indices(fused, mask, max(top_k, MAX_HITS, 10))
+        hits = [Hit(self.corpus.items[i], float(fused[i])) for i in order[:max(top_k, MAX_HITS)]]
         if prefer_in_force and self.corpus.validity and not query.doc:
             hits = in_force_first(hits, self.corpus)
-            order = [self.corpus.by_key[hit.item.key] for hit in hits]
-        evidence = self.evidence(query, order, dense)
+        evidence = self.evidence(query, features, fused, order, mask)
         compared = self._edition_pair(query, fused, mask) if query.compare else []
         if compared:
             hits = compared + [hit for hit in hits if hit.item.key not in {h.item.key for h in compared}]
@@ -275,35 +469,34 @@ class HybridRetriever:
                          compare=bool(compared))
 
     def _edition_pair(self, query: Query, fused: np.ndarray, mask: np.ndarray) -> list[Hit]:
-        """For "今年和去年相比…": the best item of each of two editions of one series, newest first."""
+        """For "今年和去年相比…": the best item of each of two editions of one series, newest first.
+
+        With several such series, the one whose best item scores highest (the question's topic) is
+        compared; ties go to the series name, so the choice is the same on every run."""
         by_series: dict[str, list[DocInfo]] = {}
-        for doc in {item.doc for index, item in enumerate(self.corpus.items) if mask[index]}:
+        for doc in sorted({item.doc for index, item in enumerate(self.corpus.items) if mask[index]}):
             info = self.corpus.docs[doc]
             by_series.setdefault(info.series, []).append(info)
-        pairs = [sorted(editions, key=lambda e: e.year or 0, reverse=True)[:2]
-                 for editions in by_series.values() if len(editions) >= 2]
+        pairs = [(series, sorted(editions, key=lambda e: (e.year or 0, e.doc), reverse=True)[:2])
+                 for series, editions in sorted(by_series.items()) if len(editions) >= 2]
         if not pairs:
             return []
+
+        def topic(pair):
+            return max(float(fused[self.corpus.doc_index[info.doc]].max()) for info in pair[1])
+        _, chosen = max(pairs, key=lambda pair: (topic(pair), pair[0]))
         best = []
-        for info in pairs[0]:
+        for info in chosen:
             indices = self.corpus.doc_index[info.doc]
             top = int(indices[np.argmax(fused[indices])])
             best.append(Hit(self.corpus.items[top], float(fused[top])))
         return best
 
-    def evidence(self, query: Query, order: list[int], dense: np.ndarray) -> Evidence:
-        terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]
-        best = [self.corpus.haystacks[i] for i in order[:3]]
-        weights = [self.corpus.idf(term) for term in terms]
-        # the terms must meet in one item: words scattered over several items do not make an answer
-        found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
-        candidates = dense[np.isfinite(dense)]
-        gap = float(candidates.max() - np.median(candidates)) if candidates.size else 0.0
-        stated = " ".join(best[:2])
-        missing = next((kind for kind, asked in VALUE_ASKED.items()
-                        if asked.search(query.text) and not VALUE_STATED[kind].search(stated)), "")
-        return Evidence(coverage=found / sum(weights) if terms else 0.0, dense_gap=gap, missing_value=missing,
-                        terms=len(terms))
+    def evidence(self, query: Query, features: dict[str, np.ndarray], fused: np.ndarray, order: list[int],
+                 mask: np.ndarray, model: RefusalModel | None = None) -> Evidence:
+        model = model or default_refusal_model()
+        values = evidence_features(self.corpus, query, features, fused, order, mask)
+        return Evidence(values, model.probability(values), model.threshold)
 
 
 def in_force_first(hits: list[Hit], corpus: Corpus, margin: float = IN_FORCE_MARGIN) -> list[Hit]:
@@ -319,7 +512,7 @@ def named_docs(question: str, corpus: Corpus) -> list[str]:
     asked = normalise_title(question)
     named = [doc for doc, info in corpus.docs.items() if info.title and normalise_title(info.title) in asked]
     if not named:
-        named = [doc for doc, info in corpus.docs.items() if len(info.series) >= 4 and normalise_title(info.series) in asked]
+        named = [doc for doc, info in corpus.docs.items() if len(info.series) >= 4 and normalise_title(info.series.split("\x00")[-1]) in asked]
     titles = {doc: normalise_title(corpus.docs[doc].title) for doc in named}
     return [doc for doc in named if not any(titles[doc] != other and titles[doc] in other for other in titles.values())]
 

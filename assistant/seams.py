@@ -39,6 +39,7 @@ class Retrieval:
     compare: bool = False                 # hits[0] and hits[1] are one topic in two editions, newest first
     evidence: dict = field(default_factory=dict)  # what the answerable verdict rests on
     notes: list[str] = field(default_factory=list)
+    choices: list[str] = field(default_factory=list)  # a lookup several documents answer: the doc ids to pick from
 
 
 class Retriever(Protocol):

@@ -337,3 +337,44 @@ def percentile(values: list[float], p: float) -> float:
     if p == 50:
         return float(statistics.median(values))
     return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]
+
+
+# -- STARD-style retrieval over (doc, item) pairs ------------------------------------------------
+RECALL_KS = (1, 3, 5, 10, 100)
+LAW_PREFIX = "中华人民共和国"
+
+
+def norm_doc(doc: str) -> str:
+    """A document as STARD matches it: the stem (last "/" part, no ".md"), leading 中华人民共和国 removed."""
+    stem = str(doc).strip().split("/")[-1].strip()
+    stem = stem[:-3] if stem.endswith(".md") else stem
+    return stem[len(LAW_PREFIX):] if stem.startswith(LAW_PREFIX) else stem
+
+
+def norm_label(item: str) -> str:
+    """An article as STARD matches it: its label (the last "/" part), e.g. 第五十四条."""
+    return str(item).strip().split("/")[-1].strip()
+
+
+def pair_recall(gold: list[dict], retrieved: list[dict], ks: tuple[int, ...] = RECALL_KS) -> dict:
+    """Recall@k (the share of the gold (doc, article) pairs in the top k) and MRR@10 for one question.
+
+    Repeated pairs in ``retrieved`` count once, at their first rank (as STARD's scorer does)."""
+    wanted = {(norm_doc(g["doc"]), norm_label(g["item"])) for g in gold}
+    ranked, seen = [], set()
+    for ref in retrieved:
+        pair = (norm_doc(ref.get("doc", "")), norm_label(ref.get("item", "")))
+        if pair not in seen:
+            seen.add(pair)
+            ranked.append(pair)
+    out = {f"R@{k}": (len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0) for k in ks}
+    first = next((rank for rank, pair in enumerate(ranked[:10], 1) if pair in wanted), None)
+    out["MRR@10"] = 1.0 / first if first else 0.0
+    return out
+
+
+def mean_pair_recall(rows: list[dict]) -> dict:
+    """The mean of ``pair_recall`` rows (questions with no row count as 0 only if given as zeros)."""
+    if not rows:
+        return {}
+    return {key: round(sum(r[key] for r in rows) / len(rows), 4) for key in rows[0]}

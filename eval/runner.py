@@ -26,8 +26,11 @@ GATES_FILE = HERE / "gates.toml"
 LIST_FIELDS = ("history", "gold_items", "answer_keywords")
 
 
-def load_dataset(path: Path, need: str = "question") -> list[dict]:
-    """The lines of a JSONL dataset (or answers file), checked; ``need`` names the one required string field."""
+def load_dataset(path: Path, need: str = "question", gold_required: bool = False) -> list[dict]:
+    """The lines of a JSONL dataset (or answers file), checked; ``need`` names the one required string field.
+
+    ``gold`` (STARD's form, ``[{"doc", "item"}, …]``) is checked too and gives ``gold_items`` when a line has
+    none; with ``gold_required`` (eval datasets) a line with neither is an error naming it."""
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -49,6 +52,15 @@ def load_dataset(path: Path, need: str = "question") -> list[dict]:
         for name in ("doc", "question", "id"):
             if row.get(name) is not None and not isinstance(row[name], str):
                 raise BadInput(f"{path}:{number}: \"{name}\" must be a string")
+        gold = row.get("gold")
+        if gold is not None:
+            if not (isinstance(gold, list) and all(isinstance(g, dict) and isinstance(g.get("doc"), str)
+                                                   and isinstance(g.get("item"), str) for g in gold)):
+                raise BadInput(f"{path}:{number}: \"gold\" must be a list of {{\"doc\", \"item\"}} strings")
+            row.setdefault("gold_items", [g["item"] for g in gold])
+        elif gold_required and row.get("gold_items") is None:
+            raise BadInput(f"{path}:{number}: the line has neither \"gold_items\" nor \"gold\" "
+                           f"(use \"gold_items\": [] for a question the documents do not answer)")
         row.setdefault("id", f"{Path(path).stem}-{number}")
         rows.append(row)
     return rows
@@ -71,12 +83,15 @@ def load_gates(path: Path | None = None, section: str = "gates") -> list[Gate]:
 
 
 def run_eval(datasets: list[Path], settings: Settings, out: Path | None = None, report: Path | None = None,
-             generator: str | None = None, assistant=None, echo=print, gates_section: str = "gates") -> int:
+             generator: str | None = None, assistant=None, echo=print, gates_section: str = "gates",
+             top_k: int = 8) -> int:
     """Ask, score, print the table, write ``out``/``report``; 1 when a gate of ``gates_section`` fails."""
     paths = [Path(p) for p in datasets] or DEFAULT_DATASETS
     gates = load_gates(section=gates_section)
     check_gates(gates)
-    summary, records = evaluate(paths, settings, generator=generator, assistant=assistant)
+    summary, records = evaluate(paths, settings, generator=generator, assistant=assistant, top_k=top_k)
+    for warning in summary.pop("warnings", []):
+        echo(f"warning: {warning}")
     failed = print_table(summary, gates, echo)
     if out:
         write_jsonl(out, records)
@@ -89,17 +104,24 @@ def run_eval(datasets: list[Path], settings: Settings, out: Path | None = None, 
 
 
 def evaluate(paths: list[Path], settings: Settings | None = None, generator: str | None = None,
-             assistant=None) -> tuple[dict, list[dict]]:
-    """Ask every question of ``paths``; returns (the aggregate metrics, one record per question)."""
-    from policy_assistant.engine import Assistant
+             assistant=None, top_k: int = 8) -> tuple[dict, list[dict]]:
+    """Ask every question of ``paths``; returns (the aggregate metrics, one record per question).
 
-    lines = [(Path(path), line) for path in paths for line in load_dataset(path)]      # fail fast on bad lines
+    Lines with ``gold`` pairs also get STARD's Recall@k / MRR@10 over ``retrieved`` (``stard_*`` metrics);
+    gold documents the index does not hold are listed under ``warnings``, not silently scored as misses."""
+    from policy_assistant.engine import Assistant
+    from policy_assistant.eval.metrics import mean_pair_recall, norm_doc, pair_recall
+
+    lines = [(Path(path), line) for path in paths for line in load_dataset(path, gold_required=True)]
     assistant = assistant or Assistant(settings)
     items = assistant.corpus().items
-    rows, records = [], []
+    indexed = {norm_doc(item.doc) for item in items}
+    unknown = sorted({g["doc"] for _, line in lines for g in line.get("gold") or [] if norm_doc(g["doc"]) not in indexed})
+    rows, records, recalls = [], [], []
     for path, line in lines:
         try:
-            record = assistant.ask(line["question"], line.get("history") or [], line.get("doc"), generator)
+            record = assistant.ask(line["question"], line.get("history") or [], line.get("doc"), generator,
+                                   top_k=top_k)
         except AssistantError as exc:
             record = {"question": line["question"], "error": exc.message, "refused": True, "answer": "",
                       "citations": [], "retrieved": [], "timing_ms": {}}
@@ -107,15 +129,23 @@ def evaluate(paths: list[Path], settings: Settings | None = None, generator: str
         if line.get("history"):
             record.setdefault("history", line["history"])
         metrics = question_metrics(line, record, items)
+        if line.get("gold"):
+            metrics["pair_recall"] = pair_recall(line["gold"], record.get("retrieved") or [])
+            recalls.append(metrics["pair_recall"])
         rows.append({**metrics, "timing_ms": record.get("timing_ms") or {}})
-        records.append({**record, "gold_items": line.get("gold_items"),
+        records.append({**record, "gold_items": line.get("gold_items"), "gold": line.get("gold"),
                         "answer_keywords": line.get("answer_keywords") or [], "metrics": metrics})
-    return aggregate(rows), records
+    summary = aggregate(rows)
+    summary.update({f"stard_{k}": v for k, v in mean_pair_recall(recalls).items()})
+    if unknown:
+        summary["warnings"] = [f"{len(unknown)} gold document(s) not in the index (their articles cannot be found): "
+                               + ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")]
+    return summary, records
 
 
 def check_gates(gates: list[Gate]) -> None:
     """Fail before running anything when a gate names a metric the eval does not compute."""
-    known = set(RATIO_METRICS) | {"questions", "answerable", "unanswerable", "unsupported_sentences", "failed_questions"}
+    known = set(RATIO_METRICS) | {f"stard_R@{k}" for k in (1, 3, 5, 10, 100)} | {"stard_MRR@10"} | {"questions", "answerable", "unanswerable", "unsupported_sentences", "failed_questions"}
     unknown = [g.metric for g in gates if g.metric not in known and not re.fullmatch(r"p(50|95)_\w+_ms", g.metric)]
     if unknown:
         raise BadInput(f"{GATES_FILE.name} names metrics the eval does not compute: {', '.join(unknown)}")

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
             if query.lookup:
                 continue
             docs = choose_docs(query, corpus, settings.today)
-            rows.append((line, query, docs, *retriever.scores(query, docs)))
+            rows.append((line, query, docs, *retriever.scores(query, docs)[:3]))
 
     def hits(score_of) -> tuple[float, float]:
         answerable = [(line, score_of(dense, bm25, mask)) for line, _, _, dense, bm25, mask in rows if line["gold_items"]]
@@ -75,11 +75,11 @@ def main(argv=None) -> int:
     refused = {True: 0, False: 0}
     totals = {True: 0, False: 0}
     for line, query, docs, dense, bm25, mask in rows:
-        fused = fuse(dense, bm25, mask)
+        fused, features, mask = retriever.ranked(query, docs)
         order = [int(i) for i in np.argsort(-fused) if mask[i]]
         answerable = bool(line["gold_items"])
         totals[answerable] += 1
-        refused[answerable] += not retriever.evidence(query, order, dense).answerable
+        refused[answerable] += not retriever.evidence(query, features, fused, order, mask).answerable
     print(f"refusal: unanswerable refused {refused[False]}/{totals[False]}, "
           f"answerable falsely refused {refused[True]}/{totals[True]}")
     return 0

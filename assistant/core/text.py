@@ -1,9 +1,9 @@
 """Chinese-aware text utilities shared by retrieval, answering and the eval suite.
 
 - ``tokens``: jieba words (and lower-cased Latin words), for BM25 and follow-ups;
-- ``content_tokens``: tokens minus function words and words generic to every
-  policy question (今年, 要求, 什么, 政策 …), used as evidence that the documents
-  talk about what was asked;
+- ``content_tokens``: tokens minus stop words (stopwords-iso, ``stopwords.txt``) and
+  question-frame words (今年, 要求, 政策 …, ``question_words.txt``), used as evidence
+  that the documents talk about what was asked;
 - ``sentence_spans`` / ``split_sentences``: the one sentence splitter (。！？；, newlines,
   optionally English full stops), keeping the end punctuation, closing quotes and any
   trailing citation markers with their sentence; list bullets are dropped but never the
@@ -18,24 +18,23 @@ import logging
 import re
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 _JIEBA_LOCK = threading.Lock()
 _jieba = None
 
-GENERIC_WORDS = frozenset("""
-今年 去年 明年 本年 年度 今后 将来 现在 目前 最近 新 新的 有 有没有 没有 什么 哪些 哪个 哪里 怎么 怎样 怎么样 如何 为什么
-是 是不是 会 会不会 能 能不能 可以 可不可以 要 需要 要不要 应该 吗 呢 吧 啊 呀 了 的 地 得 和 与 及 或 或者 还 还有 也 都 就 在
-对 对于 关于 针对 方面 这块 这方面 那块 这个 那个 这些 那些 这样 那样 一些 一下 一点 多少 几 几个 多 少 里 中 上 下 内 外
-政策 规定 要求 措施 举措 内容 情况 工作 打算 安排 计划 部署 说 讲 提到 提 写 文件 要点 通知 办法 方案 文件里 里面 我们 我 我家
-不会 不能 多一些 少一些 一些 这边 那边 这里 那里 这儿 那儿 附近 本地 当地 上学 读书的 老是 总是 天天 每天 经常 动静 起来 一起 具体 专门
-有啥 啥时候 什么时候 多久 多长 搞 弄 管 抓 落实 推进 加强 开展 情况下 方面的 东西 事情 事 问题 怎么办 能否 是否 有无
-帮忙 帮 想 想要 希望 听说 据说 真的 到底 究竟 一般 大概 左右 以后 之后 以前 之前 时候 今年会 会有 有点 太 很 非常 更 最
-你 你们 他们 孩子 娃 家长 小孩 请问 想问 问 一下 具体 主要 重点 哪 等 个 条 部分 章 节 第 年 号 啥 咋 么 嘛 呗 哦 动作 举动
-台州 台州市 市 教育局 市教育局 政府 2024 2025 2026 this that what which how does do did is are was were the a an of to in on for
-and or about say says said plan document policy policies any there their its it be will would can could should please tell me
-""".split())
-EXTRA_WORDS = ("会不会", "能不能", "有没有", "要不要", "公办园", "民办园", "幼儿园", "托班", "小小班", "随迁子女",
-               "普惠性", "义务教育", "学前教育", "特殊教育", "职业教育", "高等教育", "终身教育", "心理健康", "双减")
+HERE = Path(__file__).resolve().parent
+
+
+def _word_file(name: str) -> frozenset[str]:
+    lines = (HERE / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip().lower() for line in lines if not line.startswith("#") for w in line.split() if w.strip())
+
+
+# Function words (a standard stop-word list) and question-frame words, from data files; what remains of a
+# question is weighed by IDF over the index where it matters (the answerability evidence).
+GENERIC_WORDS = _word_file("stopwords.txt") | _word_file("question_words.txt")
+EXTRA_WORDS = tuple(sorted(_word_file("jieba_words.txt")))
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 SENTENCE_END = "。！？；!?;"        # clause ends too: a Chinese item's "；" closes a quotable unit
 FULL_STOPS = "。！？!?"             # sentence ends proper (the LLM stream cutter: "；" shares the next markers)
