@@ -20,7 +20,7 @@ from policy_assistant.core.errors import AssistantError, IndexUnusable
 from policy_assistant.language import detect_language
 from policy_assistant.llm import LLMGenerator
 from policy_assistant.query import understand
-from policy_assistant.retrieval import Corpus, HybridRetriever
+from policy_assistant.retrieval import Corpus, HybridRetriever, load_corpus, save_corpus
 from policy_assistant.seams import Answer
 from policy_assistant.core.settings import Settings
 from policy_assistant.index.embedders import CachedQueries, make_embedder
@@ -65,16 +65,58 @@ class Assistant:
                     f"{self.embedder.name!r} is configured; set POLICY_EMBED_MODEL={state.embed_model} or rebuild "
                     f"with `policy-assistant index build`")
             if self._corpus is None or self._corpus.collection != state.collection:
-                items, _ = self.store.items(state.collection)
-                if not items:
-                    raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
-                                        f"build it with `policy-assistant index build PATH`")
-                corpus = Corpus(items, state.collection)
-                corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
-                corpus.bigram_postings  # noqa: B018
-                self._corpus = corpus
+                self._corpus = self._load_corpus(state.collection)
             self._checked_at = now
             return self._corpus
+
+    def _load_corpus(self, collection: str) -> Corpus:
+        """The generation's items, BM25 and bigram postings: loaded from ``<index dir>/derived/<generation>``
+        when this replica (or ``index build``) derived them before, else read from Chroma (no vectors),
+        derived once and saved there. Generations are immutable, so the saved tables never go stale; the
+        folder is the replica's own, also when the items live on a Chroma server."""
+        folder = self.settings.index_dir / "derived" / collection
+        if (folder / "complete").exists():
+            try:
+                return load_corpus(folder, collection)
+            except (OSError, ValueError, KeyError) as exc:
+                self.notify(f"re-deriving the search tables of {collection} ({type(exc).__name__}: {exc})")
+        items = self.store.items(collection)
+        if not items:
+            raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
+                                f"build it with `policy-assistant index build PATH`")
+        corpus = Corpus(items, collection)
+        corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
+        corpus.bigram_postings  # noqa: B018
+        self._save_derived(corpus, folder)
+        return corpus
+
+    def _save_derived(self, corpus: Corpus, folder) -> None:
+        """Atomically (a temporary folder, then a rename); older generations' tables are removed. A failure
+        (read-only or full disk) costs only the next start-up's time, so it is reported, not raised."""
+        import shutil
+        import uuid
+
+        parent = folder.parent
+        temporary = parent / f".{folder.name}.{uuid.uuid4().hex[:8]}"
+        try:
+            save_corpus(corpus, temporary)
+            (temporary / "complete").write_text("1")
+            try:
+                temporary.rename(folder)
+            except OSError:                         # another replica saved the same generation first
+                shutil.rmtree(temporary, ignore_errors=True)
+            for other in parent.iterdir():
+                if other.name != folder.name and not other.name.startswith("."):
+                    shutil.rmtree(other, ignore_errors=True)
+        except OSError as exc:
+            shutil.rmtree(temporary, ignore_errors=True)
+            self.notify(f"could not save the search tables under {parent} ({exc.strerror or exc}); "
+                        f"the next start-up derives them again")
+
+    def prepare(self) -> Corpus:
+        """Load (or derive and save) the live generation's tables now: ``index build`` calls this so that
+        the first replica to start after a build is ready at once."""
+        return self.corpus(recheck=True)
 
     def _warm_embedder(self) -> None:
         try:
@@ -128,7 +170,8 @@ class Assistant:
             elif piece:
                 yield {"type": "delta", "text": piece}
         answered_at = time.perf_counter()
-        scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
+        cited = sorted(i for doc in {c.doc for c in answer.cited} for i in corpus.doc_index.get(doc, ()))
+        scope = [corpus.items[i] for i in cited] or corpus.items
         checked = answer.grounding or (   # the LLM generator's own check also covers what it removed
             grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding())
         yield {"type": "final", "record": {

@@ -30,12 +30,11 @@ This module does not run the assistant (``eval.runner`` does).
 """
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass
 
 from policy_assistant import grounding
 from policy_assistant.core.model import Item
+from policy_assistant.core.stats import percentile
 from policy_assistant.core.text import fold_width
 
 REFUSAL_OPENINGS = ("文件中没有", "文件没有", "文件未", "没有找到", "未找到", "无法回答", "无法从文件", "文件里没有",
@@ -272,11 +271,3 @@ def aggregate(rows: list[dict]) -> dict:
         out[f"p95_{stage}_ms"] = round(percentile(values, 95), 1)
     return out
 
-
-def percentile(values: list[float], p: float) -> float:
-    """The median for p50, the nearest-rank percentile otherwise, of sorted ``values`` (as ``eval.bench``)."""
-    if not values:
-        return 0.0
-    if p == 50:
-        return float(statistics.median(values))
-    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]

@@ -12,20 +12,20 @@ renormalised (cosine to its source ~0.93), so no 10k embedding pass is needed.
 ``ItemStore.add_items`` (llama-index nodes, as a build does); ``query_latency``
 then times the real retrieval path on it, ``HybridRetriever.run`` (dense Chroma
 query, BM25, fusion, evidence), with each question embedded once beforehand by
-the real embedder (``CachedQueries``: the embedding costs the same at any corpus
+the real embedder (``primed_queries``: the embedding costs the same at any corpus
 size, and its p50 is added back as ``query_p50_ms``). It does not publish a
 pointer and never touches the user's index.
 """
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from dataclasses import replace
 
 import numpy as np
 
 from policy_assistant.core.model import Item
+from policy_assistant.core.stats import percentile
 from policy_assistant.core.text import split_sentences
 
 ITEMS_PER_DOC = 30
@@ -64,31 +64,17 @@ def write_generation(store, items: list[Item], vectors: np.ndarray) -> tuple[str
     return collection, time.perf_counter() - started
 
 
-class CachedQueries:
-    """The real embedder's question vectors, each computed once (an ``Embedder`` for questions only), so
-    that the timed loop measures what depends on corpus size; ``embed_ms`` is what the embedding cost."""
+def primed_queries(embedder, questions: list[str]):
+    """The engine's ``CachedQueries`` holding every question's vector, computed once by the real embedder,
+    so that the timed loop measures what depends on corpus size; its ``embed_ms`` is what embedding cost."""
+    from policy_assistant.index.embedders import CachedQueries
 
-    def __init__(self, embedder, questions: list[str]):
-        self.name = embedder.name
-        self.embedder = embedder
-        self.vectors: dict[str, object] = {}
-        self.embed_ms: list[float] = []
-        for question in dict.fromkeys(questions):
-            started = time.perf_counter()
-            self.vectors[question] = embedder.embed_queries([question])[0]
-            self.embed_ms.append((time.perf_counter() - started) * 1000)
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        for text in texts:
-            if text not in self.vectors:
-                self.vectors[text] = self.embedder.embed_queries([text])[0]
-        return np.stack([self.vectors[text] for text in texts])
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.embed_passages(texts)
+    cached = CachedQueries(getattr(embedder, "embedder", embedder), size=max(1, len(set(questions))))
+    cached.prime(questions)
+    return cached
 
 
-def query_latency(corpus, store, embedder: CachedQueries, queries, today, repeats: int = 1) -> dict:
+def query_latency(corpus, store, embedder, queries, today, repeats: int = 1) -> dict:
     """p50/p95 ms of ``HybridRetriever.run`` (dense Chroma query, BM25, fusion, evidence) over
     understood queries whose vectors ``embedder`` already holds, and per-part p50s. Only this call's
     own instances are wrapped, and unwrapped after."""
@@ -130,9 +116,4 @@ def _timed(function, clock: dict, part: str):
 
 
 def _p(values: list[float], q: int) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    if q == 50:
-        return round(statistics.median(ordered), 2)
-    return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 2)
+    return round(percentile(values, q), 2)

@@ -70,7 +70,7 @@ def test_build_mirrors_added_changed_and_removed_files(settings, folder):
     notice.unlink()
     removed = build_index([folder], settings, embedder, progress=False)
     assert removed.removed == ["short-notice"] and docs_in(settings) == ["work-points"]
-    items, _ = ItemStore(settings).items(ItemStore(settings).state().collection)
+    items = ItemStore(settings).items(ItemStore(settings).state().collection)
     assert {item.doc for item in items} == {"work-points"} and len(items) == 12
 
 
