@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: setup setup-dev ask chat serve test test-fast eval bench calibrate clean
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench bench-scale calibrate clean
 
 $(VENV)/.core: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -50,6 +50,10 @@ $(VENV)/.bench: $(VENV)/.core
 
 bench: $(VENV)/.bench          ## quality and speed side by side with baselines: a table, artifacts/bench.json and bench.png
 	$(CLI) bench --out artifacts/bench.json
+
+SCALE_ARGS ?=
+bench-scale: $(VENV)/.bench    ## build, kill+resume, serve and load a law library beside the bundled corpus (cited-laws.txt, ~11k articles; SCALE_ARGS=--full for all 56k, SCALE_ARGS="--laws 5" for a quick run): artifacts/bench-scale.json and .png
+	$(PY) -m policy_assistant.eval.scale --out artifacts/bench-scale.json $(SCALE_ARGS)
 
 calibrate: setup               ## the support check's agreement with the hand-labelled pairs
 	$(PY) -m policy_assistant.eval.calibrate

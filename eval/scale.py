@@ -15,11 +15,21 @@ query, BM25, fusion, evidence), with each question embedded once beforehand by
 the real embedder (``primed_queries``: the embedding costs the same at any corpus
 size, and its p50 is added back as ``query_p50_ms``). It does not publish a
 pointer and never touches the user's index.
+
+``python -m policy_assistant.eval.scale`` (``make bench-scale``) times, for the bundled 30-item corpus and a law
+library side by side, in one run: the build against the bare embedder's throughput measured by that build
+(``index build --json``), its wall time and peak RSS; a second build from scratch killed with SIGKILL half way
+and run again (items embedded twice); ``serve`` until ``/healthz`` answers; a cold ``ask`` process; warm
+``/api/ask`` p50/p95 one request at a time; req/s at concurrency 8; the server's RSS. The library is
+``cited-laws.txt`` (133 laws, ~11k articles) by default, ``--full`` every law under ``laws/`` (~56k articles),
+``--laws N`` the first N cited laws (a quick run). Every index, cache and log is in a temporary folder; the
+user's index and the shared embedding cache are never touched.
 """
 from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from dataclasses import replace
 
 import numpy as np
@@ -117,3 +127,305 @@ def _timed(function, clock: dict, part: str):
 
 def _p(values: list[float], q: int) -> float:
     return round(percentile(values, q), 2)
+
+
+# -- make bench-scale: a real law library, built, killed, resumed and served --------------------------------
+def _find_stard() -> Path:
+    """``shared/benchmarks/stard`` beside the checkout (or beside one of its parents: worktrees nest)."""
+    for parent in Path(__file__).resolve().parents[1:]:
+        candidate = parent / "shared" / "benchmarks" / "stard"
+        if candidate.is_dir():
+            return candidate
+    return Path("../shared/benchmarks/stard")
+
+
+STARD = _find_stard()
+TARGETS = {"build_over_raw": (">=", 0.85), "resume_reembedded_share": ("<=", 0.10), "serve_ready_s": ("<=", 10.0),
+           "cold_ask_s": ("<=", 5.0), "warm_p50_over_30": ("<=", 3.0), "qps_c8": (">=", 30.0), "errors_c8": ("<=", 0),
+           "serve_rss_mb": ("<=", 1024.0)}
+
+
+def library_files(stard: Path, full: bool, laws: int | None) -> list[Path]:
+    folder = stard / "laws"
+    if full:
+        return sorted(folder.glob("*.md"))
+    names = [line.strip() for line in (stard / "cited-laws.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    files = [folder / f"{name}.md" for name in names]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        from policy_assistant.core.errors import BadInput
+
+        raise BadInput(f"{len(missing)} cited laws are missing under {folder}, e.g. {missing[0]}")
+    return files[:laws] if laws else files
+
+
+def bench_questions(stard: Path, files: list[Path], n: int = 24) -> list[str]:
+    """The same questions for every corpus: half from the law questions (train.jsonl) whose documents are
+    in ``files``, half from the bundled corpus's dev set; speed only, nothing is scored on them."""
+    import json
+
+    from policy_assistant.eval.runner import DEFAULT_DATASETS, load_dataset
+
+    stems = {f.stem for f in files}
+    laws = []
+    with open(stard / "train.jsonl", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            if set(row.get("gold_docs") or []) <= stems and row.get("question"):
+                laws.append(row["question"])
+            if len(laws) >= n // 2:
+                break
+    dev = [row["question"] for row in load_dataset(DEFAULT_DATASETS[0]) if not row.get("history")][:n - len(laws)]
+    return laws + dev
+
+
+def _cache_rows(path: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _build(files: list[Path], index_dir: Path, cache: Path, timeout: float) -> dict:
+    import json
+
+    from policy_assistant.core.errors import AssistantError
+    from policy_assistant.eval.loadtest import child_env, cli_command, run_timed
+
+    argv = cli_command() + ["index", "build", "--json", "--index-dir", str(index_dir), "--chroma-url", ""] + [str(f) for f in files]
+    run = run_timed(argv, child_env({"POLICY_EMBED_CACHE": str(cache)}), timeout=timeout)
+    if run["code"] != 0 or not run["stdout"].strip():
+        raise AssistantError(f"`index build` exited {run['code']}: {run['stderr'].strip().splitlines()[-1:]}")
+    report = json.loads(run["stdout"])
+    return {**report, "wall_s": round(run["wall_s"], 2), "process_peak_rss_mb": round(run["peak_rss_mb"], 1)}
+
+
+def _killed_and_resumed(files: list[Path], work: Path, items: int, timeout: float) -> dict:
+    """Build from scratch, SIGKILL once half the items are in the cache, build again: how many items were
+    embedded twice (both runs' embeddings minus the items)."""
+    import signal
+    import subprocess
+
+    from policy_assistant.eval.loadtest import child_env, cli_command
+
+    index_dir, cache = work / "resume-index", work / "resume-cache.sqlite"
+    argv = cli_command() + ["index", "build", "--json", "--index-dir", str(index_dir), "--chroma-url", ""] + [str(f) for f in files]
+    process = subprocess.Popen(argv, env=child_env({"POLICY_EMBED_CACHE": str(cache)}),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and _cache_rows(cache) < items // 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = _cache_rows(cache)
+    rerun = _build(files, index_dir, cache, timeout)
+    twice = max(0, finished + rerun["embedded"] - rerun["items"])
+    return {"finished_at_kill": finished, "killed": process.returncode == -signal.SIGKILL,
+            "rerun_embedded": rerun["embedded"], "rerun_reused": rerun["reused"], "reembedded": twice,
+            "reembedded_share": round(twice / finished, 4) if finished else None, "rerun_seconds": rerun["seconds"]}
+
+
+def _serve(index_dir: Path, questions: list[str], requests: int, log: Path) -> dict:
+    from policy_assistant.eval.loadtest import child_env, cli_command, free_port, load, rss_mb, server
+
+    port = free_port()
+    argv = cli_command() + ["serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir", str(index_dir),
+                            "--chroma-url", ""]
+    env = child_env({"POLICY_RATE_LIMIT": "0"})
+    bodies = [{"question": q} for q in questions]
+    with server(argv, env, port, log=log) as (url, proc, start_s):
+        ready = rss_mb(proc.pid)
+        warm = load(url, bodies, len(bodies) * 2, concurrency=1, deadline_s=120)
+        loaded = load(url, bodies, requests, concurrency=8, deadline_s=60)
+        after = rss_mb(proc.pid)
+    return {"ready_s": round(start_s, 2), "warm_p50_ms": warm["p50_ms"], "warm_p95_ms": warm["p95_ms"],
+            "warm_errors": warm["errors"], "qps_c8": loaded["qps"], "errors_c8": loaded["errors"],
+            "c8_p50_ms": loaded["p50_ms"], "c8_p95_ms": loaded["p95_ms"], "requests_c8": loaded["requests"],
+            "rss_ready_mb": ready.get("rss"), "rss_mb": after.get("rss"), "peak_rss_mb": after.get("peak")}
+
+
+def _cold(index_dir: Path, question: str, runs: int = 3) -> dict:
+    import json
+
+    from policy_assistant.eval.loadtest import child_env, cli_command, run_timed
+
+    argv = cli_command() + ["ask", question, "--json", "--index-dir", str(index_dir), "--chroma-url", ""]
+    walls, rss = [], []
+    for _ in range(runs):
+        run = run_timed(argv, child_env())
+        if run["code"] == 0:
+            json.loads(run["stdout"])
+            walls.append(run["wall_s"])
+            rss.append(run["peak_rss_mb"])
+    return {"cold_ask_s": round(percentile(walls, 50), 2) if walls else None, "cold_runs": len(walls),
+            "cold_peak_rss_mb": round(max(rss), 1) if rss else None}
+
+
+def measure_corpus(name: str, files: list[Path] | None, work: Path, questions: list[str], *, requests: int,
+                   index: Path | None, resume: bool, timeout: float, echo) -> dict:
+    """Every figure for one corpus; ``index`` reuses an index already built (serve-side figures only)."""
+    from policy_assistant.index.builder import BUNDLED_CORPUS
+
+    work.mkdir(parents=True, exist_ok=True)
+    files = files or sorted(p for p in BUNDLED_CORPUS.rglob("*") if p.is_file() and not p.name.startswith("."))
+    row: dict = {"corpus": name, "files": len(files)}
+    if index is None:
+        echo(f"bench-scale: {name}: building {len(files)} files from scratch…")
+        build = _build(files, work / "index", work / "cache.sqlite", timeout)
+        index = work / "index"
+        row.update(items=build["items"], build_items_per_s=build["items_per_s"], raw_items_per_s=build["raw_items_per_s"],
+                   build_over_raw=(round(build["items_per_s"] / build["raw_items_per_s"], 3)
+                                   if build["items_per_s"] and build["raw_items_per_s"] else None),
+                   build_s=build["seconds"], build_wall_s=build["wall_s"], embed_s=build["embed_seconds"],
+                   build_peak_rss_mb=build["process_peak_rss_mb"])
+        if resume:
+            echo(f"bench-scale: {name}: a second build from scratch, killed half way, then run again…")
+            resumed = _killed_and_resumed(files, work, build["items"], timeout)
+            row.update(resume_reembedded=resumed["reembedded"], resume_reembedded_share=resumed["reembedded_share"],
+                       resume_finished_at_kill=resumed["finished_at_kill"], resume_detail=resumed)
+    else:
+        row["index"] = str(index)
+        from policy_assistant.core.settings import Settings
+        from policy_assistant.index.store import ItemStore
+
+        state = ItemStore(Settings.load({"index_dir": index}, environ={})).state()
+        row["items"] = state.items if state else None
+    echo(f"bench-scale: {name}: serve, warm asks, load at concurrency 8…")
+    served = _serve(index, questions, requests, work / "serve.log")
+    row.update(serve_ready_s=served["ready_s"], warm_p50_ms=served["warm_p50_ms"], warm_p95_ms=served["warm_p95_ms"],
+               qps_c8=served["qps_c8"], errors_c8=served["errors_c8"] + served["warm_errors"],
+               serve_rss_mb=served["peak_rss_mb"], serve_detail=served)
+    echo(f"bench-scale: {name}: cold ask…")
+    row.update(_cold(index, questions[0]))
+    return row
+
+
+def judge(small: dict, large: dict) -> list[dict]:
+    figures = dict(large)
+    if large.get("warm_p50_ms") and small.get("warm_p50_ms"):
+        figures["warm_p50_over_30"] = round(large["warm_p50_ms"] / small["warm_p50_ms"], 2)
+    out = []
+    for name, (op, bound) in TARGETS.items():
+        value = figures.get(name)
+        met = None if value is None else (value >= bound if op == ">=" else value <= bound)
+        out.append({"figure": name, "value": value, "target": f"{op} {bound}", "met": met})
+    return out
+
+
+ROWS = [("items", "items", "{}"), ("build items/s", "build_items_per_s", "{:.2f}"),
+        ("raw embedder items/s", "raw_items_per_s", "{:.2f}"), ("build / raw", "build_over_raw", "{:.2f}"),
+        ("build wall s", "build_wall_s", "{:.1f}"), ("build peak RSS MB", "build_peak_rss_mb", "{:.0f}"),
+        ("resume: re-embedded", "resume_reembedded", "{}"), ("resume: finished at kill", "resume_finished_at_kill", "{}"),
+        ("serve ready s", "serve_ready_s", "{:.2f}"), ("cold ask s", "cold_ask_s", "{:.2f}"),
+        ("warm ask p50 ms", "warm_p50_ms", "{:.1f}"), ("warm ask p95 ms", "warm_p95_ms", "{:.1f}"),
+        ("/api/ask req/s c=8", "qps_c8", "{:.1f}"), ("errors", "errors_c8", "{}"),
+        ("serve peak RSS MB", "serve_rss_mb", "{:.0f}")]
+
+
+def table(rows: list[dict]) -> str:
+    def cell(row, key, fmt):
+        value = row.get(key)
+        return "-" if value is None else fmt.format(value)
+
+    lines = [f"{'':<26}" + "".join(f"{row['corpus']:>16}" for row in rows)]
+    lines += [f"{label:<26}" + "".join(f"{cell(row, key, fmt):>16}" for row in rows) for label, key, fmt in ROWS]
+    return "\n".join(lines)
+
+
+def write_scale_plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [row["corpus"] for row in rows]
+    panels = [("items/s", [("build", "build_items_per_s"), ("raw embedder", "raw_items_per_s")]),
+              ("seconds", [("serve ready", "serve_ready_s"), ("cold ask", "cold_ask_s")]),
+              ("ms", [("warm p50", "warm_p50_ms"), ("warm p95", "warm_p95_ms")]),
+              ("req/s, MB", [("req/s c=8", "qps_c8"), ("serve RSS MB", "serve_rss_mb")])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.6), dpi=110)
+    width = 0.8 / 2
+    for ax, (unit, bars) in zip(axes, panels):
+        for offset, (label, key) in enumerate(bars):
+            ax.bar([i + offset * width for i in range(len(names))], [row.get(key) or 0 for row in rows], width,
+                   label=label)
+        ax.set_xticks([i + width / 2 for i in range(len(names))], names, fontsize=8)
+        ax.set_ylabel(unit)
+        ax.legend(fontsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle("bench-scale: the bundled corpus beside a law library (one run)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    from policy_assistant.core.errors import AssistantError
+
+    parser = argparse.ArgumentParser(prog="bench-scale", description="The scale benchmark: the bundled corpus beside a law library, built, killed, resumed and served.")
+    parser.add_argument("--full", action="store_true", help="every law under laws/ (~56k articles, hours)")
+    parser.add_argument("--laws", type=int, help="only the first N cited laws (a quick run)")
+    parser.add_argument("--stard", type=Path, default=STARD, help="the stard benchmark folder")
+    parser.add_argument("--index", type=Path, help="serve-side figures from this already built library index")
+    parser.add_argument("--no-resume", action="store_true", help="skip the kill-and-resume build")
+    parser.add_argument("--requests", type=int, default=240, help="requests at concurrency 8")
+    parser.add_argument("--out", type=Path, default=Path("artifacts/bench-scale.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (indexes, logs)")
+    args = parser.parse_args(argv)
+
+    def echo(message):
+        print(message, file=sys.stderr, flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        files = library_files(args.stard, args.full, args.laws)
+        name = "laws-56k" if args.full else (f"cited-{len(files)}" if args.laws else "cited-laws")
+        questions = bench_questions(args.stard, files)
+        started = time.perf_counter()
+        small = measure_corpus("bundled-30", None, work / "bundled", questions, requests=args.requests, index=None,
+                               resume=not args.no_resume, timeout=600, echo=echo)
+        large = measure_corpus(name, files, work / "library", questions, requests=args.requests, index=args.index,
+                               resume=not args.no_resume, timeout=4 * 3600, echo=echo)
+        rows = [small, large]
+        result = {"rows": rows, "targets": judge(small, large), "questions": len(questions),
+                  "seconds": round(time.perf_counter() - started, 1),
+                  "machine": {"cores": os.cpu_count(), "loadavg_end": list(os.getloadavg())},
+                  "command": "python -m policy_assistant.eval.scale " + " ".join(argv if argv is not None else sys.argv[1:])}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(table(rows))
+        print()
+        for target in result["targets"]:
+            mark = {True: "met", False: "MISSED", None: "-"}[target["met"]]
+            print(f"{target['figure']:<26}{str(target['value']):>12}  target {target['target']:<10} {mark}")
+        try:
+            write_scale_plot(rows, args.out.with_suffix(".png"))
+        except ImportError:
+            echo("bench-scale: matplotlib is missing (pip install 'policy-assistant[bench]'): no plot")
+        echo(f"bench-scale: wrote {args.out} and {args.out.with_suffix('.png')}")
+        return 0
+    except AssistantError as exc:
+        echo(f"bench-scale: {exc.message}")
+        return 2
+    finally:
+        if args.keep:
+            echo(f"bench-scale: work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -288,7 +288,7 @@ def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, 
         size = min(RAW_SAMPLE, max(1, len(missing) // 10))     # a small build is mostly not a sample
         step = max(1, len(missing) // size)
         sample = sorted((texts[i] for i in missing[::step][:size]), key=len)
-        embedder.embed_passages(["预热"])                       # the model loads outside the timed call
+        embedder.embed_queries(["预热"])                        # the model loads outside the timed call
         began = time.perf_counter()
         vectors = embedder.embed_passages(sample)
         elapsed = time.perf_counter() - began
@@ -296,7 +296,7 @@ def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, 
         report.raw_items_per_s = round(len(sample) / elapsed, 2) if elapsed else None
         cache.put_many([(cache_key(caching.name, text), vector) for text, vector in zip(sample, vectors)])
         report.embedded += len(sample)
-    with tqdm(total=len(items), desc="embedding items", unit="item", disable=not progress, leave=True,
+    with tqdm(total=len(items), desc="embedding items", unit="item", disable=not progress, leave=True, delay=1.0,
               dynamic_ncols=True, smoothing=0.1) as bar:
         for batch in length_batches(texts):
             before = caching.embedded

@@ -65,7 +65,8 @@ def test_build_mirrors_added_changed_and_removed_files(settings, folder):
     notice.write_text(notice.read_text(encoding="utf-8") + "三、做好心理疏导。学校可以开设暑期心理热线。\n", encoding="utf-8")
     changed = build_index([folder], settings, embedder, progress=False)
     assert changed.updated == ["short-notice"] and changed.unchanged == ["work-points"]
-    assert embedder.passages == 14 + 3                           # only the changed file
+    assert embedder.passages == 14 + 1          # only the changed file's new item: its others are in the cache
+    assert changed.embedded == 1 and changed.reused == 16
 
     notice.unlink()
     removed = build_index([folder], settings, embedder, progress=False)
