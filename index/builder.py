@@ -32,7 +32,7 @@ from policy_assistant.index.store import IndexState, ItemStore
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"   # the default corpus, shipped in the package
 
-EMBED_BATCH = 64          # texts per embedder call; the cache commits after each, so a kill loses at most one
+EMBED_BATCH = 32          # texts per embedder call; the cache commits after each, so a kill loses at most one
 LENGTH_WINDOW = 1024      # texts are sorted by length within windows of this many (similar lengths per call)
 RAW_SAMPLE = 64           # texts timed through the bare embedder, to compare the build's throughput with
 
