@@ -306,6 +306,41 @@ def measure_corpus(name: str, files: list[Path] | None, work: Path, questions: l
     return row
 
 
+def search_tables(files: list[Path], work: Path) -> dict:
+    """Start-up without the embedder: chunk ``files``, derive the search tables (BM25, bigram postings, item
+    tables) as a replica does on its first start, save them, then load them in a fresh process (what every
+    later start does). CPU seconds are reported beside wall seconds: they move less with the machine's load."""
+    import json
+    import resource
+    import subprocess
+    import sys
+
+    from policy_assistant.index.chunking import chunk_document
+    from policy_assistant.index.loaders import load_document
+    from policy_assistant.retrieval import Corpus, save_corpus
+
+    items = []
+    for index, path in enumerate(files):
+        document = load_document(path)
+        document.doc = f"{path.stem}-{index}"
+        items += chunk_document(document)
+    wall, cpu = time.perf_counter(), time.process_time()
+    corpus = Corpus(items, "items-probe")
+    corpus.bm25  # noqa: B018
+    corpus.bigram_postings  # noqa: B018
+    derive = {"derive_s": round(time.perf_counter() - wall, 2), "derive_cpu_s": round(time.process_time() - cpu, 2)}
+    save_corpus(corpus, work / "tables")
+    probe = ("import json, time; t, c = time.perf_counter(), time.process_time(); "
+             "from policy_assistant.retrieval import load_corpus; corpus = load_corpus(%r, 'items-probe'); "
+             "corpus.frequency('人民法院'); corpus.bm25.get_scores(['人民法院']); "
+             "print(json.dumps({'load_s': round(time.perf_counter() - t, 3), 'load_cpu_s': round(time.process_time() - c, 3), "
+             "'items': len(corpus.items), 'rss_mb': [int(l.split()[1]) // 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0]}))"
+             % str(work / "tables"))
+    loaded = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    return {"files": len(files), "items": len(items), **derive, **loaded,
+            "derive_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
 def judge(small: dict, large: dict) -> list[dict]:
     figures = dict(large)
     if large.get("warm_p50_ms") and small.get("warm_p50_ms"):
@@ -384,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=240, help="requests at concurrency 8")
     parser.add_argument("--out", type=Path, default=Path("artifacts/bench-scale.json"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder (indexes, logs)")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="only derive, save and reload the search tables of the library (no embedding, minutes)")
     args = parser.parse_args(argv)
 
     def echo(message):
@@ -393,6 +430,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         files = library_files(args.stard, args.full, args.laws)
         name = "laws-56k" if args.full else (f"cited-{len(files)}" if args.laws else "cited-laws")
+        if args.tables_only:
+            echo(f"bench-scale: search tables of {len(files)} files…")
+            figures = search_tables(files, work)
+            print(json.dumps(figures, ensure_ascii=False))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"tables": figures, "library": name}, ensure_ascii=False, indent=2),
+                                encoding="utf-8")
+            return 0
         questions = bench_questions(args.stard, files)
         started = time.perf_counter()
         small = measure_corpus("bundled-30", None, work / "bundled", questions, requests=args.requests, index=None,

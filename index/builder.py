@@ -290,7 +290,8 @@ def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, 
         sample = sorted((texts[i] for i in missing[::step][:size]), key=len)
         embedder.embed_queries(["预热"])                        # the model loads outside the timed call
         began = time.perf_counter()
-        vectors = embedder.embed_passages(sample)
+        vectors = [vector for start in range(0, len(sample), EMBED_BATCH)       # the build's own batch size
+                   for vector in embedder.embed_passages(sample[start:start + EMBED_BATCH])]
         elapsed = time.perf_counter() - began
         report.embed_seconds += elapsed
         report.raw_items_per_s = round(len(sample) / elapsed, 2) if elapsed else None
