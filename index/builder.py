@@ -34,7 +34,6 @@ BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"   # the default corp
 
 EMBED_BATCH = 32          # texts per embedder call; the cache commits after each, so a kill loses at most one
 LENGTH_WINDOW = 1024      # texts are sorted by length within windows of this many (similar lengths per call)
-RAW_SAMPLE = 64           # texts timed through the bare embedder, to compare the build's throughput with
 
 
 @dataclass
@@ -49,8 +48,8 @@ class BuildReport:
     embedded: int = 0
     reused: int = 0                                      # items whose vectors came from the embedding cache
     seconds: float = 0.0
-    embed_seconds: float = 0.0                           # time inside the embedder (the raw sample included)
-    raw_items_per_s: float | None = None                 # the bare embedder on a sample of this build's texts
+    embed_seconds: float = 0.0                           # time inside the bare embedder's passage() calls
+    raw_items_per_s: float | None = None                 # the bare embedder's items/s on this build's texts
     peak_rss_mb: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -272,39 +271,44 @@ def length_batches(texts: list[str], batch: int = EMBED_BATCH, window: int = LEN
     return batches
 
 
+class _TimedPassages:
+    """The bare embedder with a stopwatch on ``embed_passages``: ``seconds`` inside it, ``count`` texts."""
+
+    def __init__(self, embedder):
+        self.embedder, self.name = embedder, embedder.name
+        self.seconds, self.count = 0.0, 0
+
+    def embed_queries(self, texts):
+        return self.embedder.embed_queries(texts)
+
+    def embed_passages(self, texts):
+        began = time.perf_counter()
+        vectors = self.embedder.embed_passages(texts)
+        self.seconds += time.perf_counter() - began
+        self.count += len(texts)
+        return vectors
+
+
 def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, cache: VectorCache,
                 report: BuildReport, progress: bool) -> None:
     """Embed what the cache lacks, in length-sorted batches, writing each batch to the cache (committed) and
-    to the new generation. A sample of the texts to embed first goes through the bare embedder alone,
-    timed: ``report.raw_items_per_s`` is the throughput the build is compared with."""
+    to the new generation. Every call into the bare embedder is timed: ``report.raw_items_per_s`` is its
+    throughput on exactly this build's texts and batches, the figure the build's own items/s (everything
+    included) is compared with."""
     from tqdm import tqdm
 
     texts = [item.embedding_text() for item in items]
-    caching = CachedPassages(embedder, cache)
-    keys = [cache_key(caching.name, text) for text in texts]
-    known = cache.present(keys)
-    missing = [i for i, key in enumerate(keys) if key not in known]
-    if missing:
-        size = min(RAW_SAMPLE, max(1, len(missing) // 10))     # a small build is mostly not a sample
-        step = max(1, len(missing) // size)
-        sample = sorted((texts[i] for i in missing[::step][:size]), key=len)
-        embedder.embed_queries(["预热"])                        # the model loads outside the timed call
-        began = time.perf_counter()
-        vectors = [vector for start in range(0, len(sample), EMBED_BATCH)       # the build's own batch size
-                   for vector in embedder.embed_passages(sample[start:start + EMBED_BATCH])]
-        elapsed = time.perf_counter() - began
-        report.embed_seconds += elapsed
-        report.raw_items_per_s = round(len(sample) / elapsed, 2) if elapsed else None
-        cache.put_many([(cache_key(caching.name, text), vector) for text, vector in zip(sample, vectors)])
-        report.embedded += len(sample)
+    timed = _TimedPassages(embedder)
+    caching = CachedPassages(timed, cache)
+    if len(cache.present([cache_key(caching.name, text) for text in texts])) < len(set(texts)):
+        embedder.embed_queries(["预热"])                        # the model loads outside the timed calls
     with tqdm(total=len(items), desc="embedding items", unit="item", disable=not progress, leave=True, delay=1.0,
               dynamic_ncols=True, smoothing=0.1) as bar:
         for batch in length_batches(texts):
-            before = caching.embedded
-            began = time.perf_counter()
             vectors = caching.embed_passages([texts[i] for i in batch])
-            if caching.embedded > before:
-                report.embed_seconds += time.perf_counter() - began
             store.add_items(generation, [items[i] for i in batch], vectors)
             bar.update(len(batch))
     report.embedded += caching.embedded
+    report.embed_seconds += timed.seconds
+    if timed.count and timed.seconds:
+        report.raw_items_per_s = round(timed.count / timed.seconds, 2)
