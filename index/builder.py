@@ -46,7 +46,7 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)     # files in folders with an unsupported type
     items: int = 0
     embedded: int = 0
-    reused: int = 0                                      # items whose vectors came from the embedding cache
+    reused: int = 0                                      # items not embedded by this run: carried or cached
     seconds: float = 0.0
     embed_seconds: float = 0.0                           # time inside the bare embedder's passage() calls
     raw_items_per_s: float | None = None                 # the bare embedder's items/s on this build's texts
@@ -217,7 +217,15 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports kilobytes)."""
+    """This process's peak resident memory so far, in MB: ``VmHWM`` from /proc (``ru_maxrss`` is inherited
+    from the parent across fork and exec, so a small build started by a large process would report the
+    parent's peak), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -237,6 +245,9 @@ def _reason(exc: BaseException) -> str:
 
 def _discard(store: ItemStore, generation: str) -> None:
     try:
+        state = store.state()
+        if state is not None and state.collection == generation:
+            return                           # the pointer already names it (the failure came after publishing)
         store.client.delete_collection(generation)
     except Exception:  # noqa: BLE001 - the original error is the one to report
         pass
