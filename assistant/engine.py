@@ -3,8 +3,9 @@
 ``Assistant`` wires the seams together (embedder, store, retriever, generator)
 once, lazily, and answers with the JSON record of the contract. It builds the
 index from the bundled corpus when none exists (and says so), follows the index
-pointer so that a rebuild by another process is picked up, and checks every
-answer's grounding. It is the only place that chooses implementations; the CLI,
+pointer so that a rebuild by another process is picked up, loads each generation's
+search tables from ``<index dir>/derived/`` (deriving and saving them once when
+they are missing), and checks every answer's grounding. It is the only place that chooses implementations; the CLI,
 the web app and the eval suite all call ``Assistant.ask``.
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Hybrid retrieval over the items of the live index generation.
 
 - ``Corpus`` holds one generation in memory: items, their BM25 index (jieba
-  tokens, bm25s) and lookup tables. It is derived from Chroma at start-up, so
-  replicas sharing one Chroma server agree.
+  tokens, bm25s) and lookup tables. It is derived from Chroma, so replicas
+  sharing one Chroma server agree; ``save_corpus``/``load_corpus`` keep the
+  derived tables on disk per generation, so that start-up does not re-derive them.
 - ``HybridRetriever.run(query)``: direct lookups ("第12条", "第五部分") come from the
   item tables; everything else is dense (Chroma through llama-index) + BM25,
   fused by a weighted sum of per-query standardised scores (weights calibrated on
