@@ -122,3 +122,12 @@ def test_a_full_disk_stops_the_build_clearly_and_the_old_generation_stays(tmp_pa
     again = build_index([folder], settings, fake_embedder, progress=False)
     assert again.items == 31 and again.reused > 0              # what was embedded before the failure is kept
     assert EMBED_BATCH >= 8
+
+
+def test_disk_full_is_recognised_from_chroma_and_sqlite_messages_too():
+    from policy_assistant.index.builder import _disk_full
+
+    assert _disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert _disk_full(IndexUnusable("cannot write the embedding cache /x.sqlite: database or disk is full"))
+    assert _disk_full(RuntimeError("Error in compaction: No space left on device (os error 28)"))
+    assert not _disk_full(OSError(errno.EACCES, "Permission denied"))
