@@ -405,8 +405,9 @@ def table(rows: list[dict]) -> str:
         value = row.get(key)
         return "-" if value is None else fmt.format(value)
 
-    lines = [f"{'':<26}" + "".join(f"{row['corpus']:>16}" for row in rows)]
-    lines += [f"{label:<26}" + "".join(f"{cell(row, key, fmt):>16}" for row in rows) for label, key, fmt in ROWS]
+    width = max([16] + [len(row["corpus"]) + 2 for row in rows])
+    lines = [f"{'':<26}" + "".join(f"{row['corpus']:>{width}}" for row in rows)]
+    lines += [f"{label:<26}" + "".join(f"{cell(row, key, fmt):>{width}}" for row in rows) for label, key, fmt in ROWS]
     return "\n".join(lines)
 
 
