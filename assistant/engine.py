@@ -79,7 +79,7 @@ class Assistant:
         if (folder / "complete").exists():
             try:
                 return load_corpus(folder, collection)
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, TypeError) as exc:
                 self.notify(f"re-deriving the search tables of {collection} ({type(exc).__name__}: {exc})")
         items = self.store.items(collection)
         if not items:

@@ -190,6 +190,7 @@ def save_corpus(corpus: Corpus, folder) -> None:
     """Write what a replica derives from a generation (items, BM25, bigram postings) into ``folder``,
     so that the next start-up loads it (``load_corpus``) instead of re-tokenising every item. The
     caller makes the write atomic (a temporary folder, then a rename)."""
+    import dataclasses
     import json
     from pathlib import Path
 
@@ -197,7 +198,7 @@ def save_corpus(corpus: Corpus, folder) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "items.jsonl", "w", encoding="utf-8") as out:
         for item in corpus.items:
-            out.write(json.dumps({"meta": item.to_metadata(), "text": item.text}, ensure_ascii=False) + "\n")
+            out.write(json.dumps(dataclasses.asdict(item), ensure_ascii=False) + "\n")     # one decode per item
     corpus.bm25.save(str(folder / "bm25"), show_progress=False)
     corpus.bigram_postings.save(folder / "bigrams.npz")
 
@@ -211,7 +212,7 @@ def load_corpus(folder, collection: str) -> Corpus:
 
     folder = Path(folder)
     with open(folder / "items.jsonl", encoding="utf-8") as lines:
-        items = [Item.from_metadata(row["meta"], row["text"]) for row in map(json.loads, lines)]
+        items = [Item(**row) for row in map(json.loads, lines)]    # a changed Item raises TypeError: re-derive
     corpus = Corpus(items, collection)
     corpus.__dict__["bm25"] = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
     corpus.__dict__["bigram_postings"] = BigramPostings.load(folder / "bigrams.npz")
