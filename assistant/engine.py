@@ -81,6 +81,9 @@ class Assistant:
                 return load_corpus(folder, collection)
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 self.notify(f"re-deriving the search tables of {collection} ({type(exc).__name__}: {exc})")
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)      # else the new tables could not take its place
         items = self.store.items(collection)
         if not items:
             raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
