@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: setup setup-dev ask chat serve test test-fast eval bench calibrate clean bench-stard fit-ranker fit-refusal
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench bench-scale calibrate clean bench-stard fit-ranker fit-refusal
 
 $(VENV)/.core: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the dependencies (first run only: about a minute)…"
@@ -68,6 +68,10 @@ fit-ranker: setup              ## re-fit the ranking model on STARD's train spli
 
 fit-refusal: setup             ## re-fit the answerability model -> assistant/data/refusal.json
 	$(PY) -m policy_assistant.eval.refusal_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
+
+SCALE_ARGS ?=
+bench-scale: $(VENV)/.bench    ## build, kill+resume, serve and load a law library beside the bundled corpus (cited-laws.txt, ~11k articles; SCALE_ARGS=--full for all 56k, SCALE_ARGS="--laws 5" for a quick run): artifacts/bench-scale.json and .png
+	$(PY) -m policy_assistant.eval.scale --out artifacts/bench-scale.json $(SCALE_ARGS)
 
 calibrate: setup               ## the support check's agreement with the hand-labelled pairs
 	$(PY) -m policy_assistant.eval.calibrate

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="build or list the index").add_subparsers(dest="index_command", required=True)
     build = index.add_parser("build", parents=[common], help="make the index mirror the given files/folders")
     build.add_argument("paths", nargs="*", type=Path, help="policy files or folders (default: the bundled corpus)")
+    build.add_argument("--json", action="store_true", help="print one JSON report at the end (progress stays on stderr)")
     build.set_defaults(handler=cmd_index_build)
     listing = index.add_parser("list", parents=[common], help="list the indexed documents")
     listing.add_argument("--json", action="store_true")
@@ -113,18 +114,32 @@ def cmd_index_build(args, settings: Settings) -> int:
 
     report = build_index(args.paths or None, settings, make_embedder(settings.embed_model, settings.embed_threads),
                          notify=_notice)
-    print(f"index at {settings.chroma_url or settings.index_dir}: {report.summary()}")
-    for warning in report.warnings:
-        _notice(f"warning: {warning}")
-    for doc in report.removed:
-        print(f"removed: {doc}")
-    for warning in report.warnings:
-        _notice(f"warning: {warning}")
+    prepare_search_tables(settings, report)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(f"index at {settings.chroma_url or settings.index_dir}: {report.summary()}")
+        for doc in report.removed:
+            print(f"removed: {doc}")
+        for warning in report.warnings:
+            _notice(f"warning: {warning}")
     if report.failed:
         for path, reason in report.failed:
             _notice(f"not indexed: {reason if path in reason else f'{path}: {reason}'}")
         raise PartialFailure(f"{len(report.failed)} file(s) could not be indexed; the others were")
     return 0
+
+
+def prepare_search_tables(settings: Settings, report) -> None:
+    """Derive and save the new generation's BM25 and item tables now, so that the first replica to start
+    is ready at once (``Assistant.prepare``); the time goes into the report's ``seconds``."""
+    import time
+
+    from policy_assistant.engine import Assistant
+
+    started = time.perf_counter()
+    Assistant(settings, notify=_notice).prepare()
+    report.seconds += time.perf_counter() - started
 
 
 def cmd_index_list(args, settings: Settings) -> int:

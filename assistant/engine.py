@@ -3,8 +3,9 @@
 ``Assistant`` wires the seams together (embedder, store, retriever, generator)
 once, lazily, and answers with the JSON record of the contract. It builds the
 index from the bundled corpus when none exists (and says so), follows the index
-pointer so that a rebuild by another process is picked up, and checks every
-answer's grounding. It is the only place that chooses implementations; the CLI,
+pointer so that a rebuild by another process is picked up, loads each generation's
+search tables from ``<index dir>/derived/`` (deriving and saving them once when
+they are missing), and checks every answer's grounding. It is the only place that chooses implementations; the CLI,
 the web app and the eval suite all call ``Assistant.ask``.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from policy_assistant.core.errors import AssistantError, BadInput, IndexUnusable
 from policy_assistant.language import detect_language
 from policy_assistant.llm import LLMGenerator
 from policy_assistant.query import understand
-from policy_assistant.retrieval import MAX_HITS, MAX_TOP_K, Corpus, HybridRetriever
+from policy_assistant.retrieval import MAX_HITS, MAX_TOP_K, Corpus, HybridRetriever, load_corpus, save_corpus
 from policy_assistant.seams import Answer
 from policy_assistant.core.settings import Settings
 from policy_assistant.index.embedders import CachedQueries, make_embedder
@@ -67,20 +68,65 @@ class Assistant:
                     f"{self.embedder.name!r} is configured; set POLICY_EMBED_MODEL={state.embed_model} or rebuild "
                     f"with `policy-assistant index build`")
             if self._corpus is None or self._corpus.collection != state.collection:
-                items, vectors = self.store.items(state.collection)
-                if not items:
-                    raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
-                                        f"build it with `policy-assistant index build PATH`")
-                corpus = Corpus(items, state.collection, vectors)
-                corpus.attach_validity(statuses_of_manifest(state.manifest, self.settings.today))
-                corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
-                corpus.bigram_postings  # noqa: B018
-                self._corpus = corpus
+                self._corpus = self._load_corpus(state.collection)
+                self._corpus.attach_validity(statuses_of_manifest(state.manifest, self.settings.today))
             elif self._corpus.validity_stamp != state.built_at:   # a sidecar changed: same items, new facts
                 self._corpus.attach_validity(statuses_of_manifest(state.manifest, self.settings.today))
             self._corpus.validity_stamp = state.built_at
             self._checked_at = now
             return self._corpus
+
+    def _load_corpus(self, collection: str) -> Corpus:
+        """The generation's items, vectors, BM25 and bigram postings: loaded from ``<index dir>/derived/<generation>``
+        when this replica (or ``index build``) derived them before, else read from Chroma,
+        derived once and saved there. Generations are immutable, so the saved tables never go stale; the
+        folder is the replica's own, also when the items live on a Chroma server."""
+        folder = self.settings.index_dir / "derived" / collection
+        if (folder / "complete").exists():
+            try:
+                return load_corpus(folder, collection)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self.notify(f"re-deriving the search tables of {collection} ({type(exc).__name__}: {exc})")
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)      # else the new tables could not take its place
+        items, vectors = self.store.items_with_vectors(collection)     # dense scoring runs over every item in memory
+        if not items:
+            raise IndexUnusable(f"the index at {self.store.describe()} has no items; "
+                                f"build it with `policy-assistant index build PATH`")
+        corpus = Corpus(items, collection, vectors)
+        corpus.bm25  # noqa: B018 - build the BM25 side and the term index now, not inside a question
+        corpus.bigram_postings  # noqa: B018
+        self._save_derived(corpus, folder)
+        return corpus
+
+    def _save_derived(self, corpus: Corpus, folder) -> None:
+        """Atomically (a temporary folder, then a rename); older generations' tables are removed. A failure
+        (read-only or full disk) costs only the next start-up's time, so it is reported, not raised."""
+        import shutil
+        import uuid
+
+        parent = folder.parent
+        temporary = parent / f".{folder.name}.{uuid.uuid4().hex[:8]}"
+        try:
+            save_corpus(corpus, temporary)
+            (temporary / "complete").write_text("1")
+            try:
+                temporary.rename(folder)
+            except OSError:                         # another replica saved the same generation first
+                shutil.rmtree(temporary, ignore_errors=True)
+            for other in parent.iterdir():
+                if other.name != folder.name and not other.name.startswith("."):
+                    shutil.rmtree(other, ignore_errors=True)
+        except OSError as exc:
+            shutil.rmtree(temporary, ignore_errors=True)
+            self.notify(f"could not save the search tables under {parent} ({exc.strerror or exc}); "
+                        f"the next start-up derives them again")
+
+    def prepare(self) -> Corpus:
+        """Load (or derive and save) the live generation's tables now: ``index build`` calls this so that
+        the first replica to start after a build is ready at once."""
+        return self.corpus(recheck=True)
 
     def _warm_embedder(self) -> None:
         try:
@@ -138,7 +184,8 @@ class Assistant:
                 yield {"type": "delta", "text": piece}
         answer = with_validity_notice(answer, query.language)   # every generator's answer says what is not in force
         answered_at = time.perf_counter()
-        scope = [item for item in corpus.items if item.doc in {c.doc for c in answer.cited}] or corpus.items
+        cited = sorted(i for doc in {c.doc for c in answer.cited} for i in corpus.doc_index.get(doc, ()))
+        scope = [corpus.items[i] for i in cited] or corpus.items
         checked = answer.grounding or (   # the LLM generator's own check also covers what it removed
             grounding.check(answer.text, scope) if not answer.refused else grounding.Grounding())
         yield {"type": "final", "record": {

@@ -1,8 +1,9 @@
 """Hybrid retrieval over the items of the live index generation.
 
 - ``Corpus`` holds one generation in memory: items, their BM25 index (jieba
-  tokens, bm25s) and lookup tables. It is derived from Chroma at start-up, so
-  replicas sharing one Chroma server agree.
+  tokens, bm25s) and lookup tables. It is derived from Chroma, so replicas
+  sharing one Chroma server agree; ``save_corpus``/``load_corpus`` keep the
+  derived tables on disk per generation, so that start-up does not re-derive them.
 - ``HybridRetriever.run(query)``: direct lookups ("第12条", "第五部分") come from the
   item tables; everything else is dense (Chroma through llama-index) + BM25,
   fused by a weighted sum of per-query standardised scores (weights calibrated on
@@ -73,7 +74,7 @@ class Corpus:
                 self.docs[item.doc] = DocInfo(item.doc, item.title, item.year, series, 1)
             else:
                 info.items += 1
-        self.doc_index = {doc: np.array([i for i, item in enumerate(items) if item.doc == doc]) for doc in self.docs}
+        self.doc_index = _doc_index(items)
         self._frequencies: dict[str, int] = {}
         self.validity: dict[str, Validity] = {}
         self.validity_stamp = 0.0           # the pointer's built_at when ``validity`` was attached
@@ -153,13 +154,9 @@ class Corpus:
         return all(len(editions) == 1 for editions in self.series.values())
 
     @cached_property
-    def bigram_postings(self) -> dict[str, np.ndarray]:
+    def bigram_postings(self) -> "BigramPostings":
         """Character bigram -> the items whose haystack contains it (narrows ``frequency``'s scan)."""
-        postings: dict[str, list[int]] = {}
-        for index, hay in enumerate(self.haystacks):
-            for gram in {hay[i:i + 2] for i in range(len(hay) - 1)}:
-                postings.setdefault(gram, []).append(index)
-        return {gram: np.array(ids, dtype=np.int32) for gram, ids in postings.items()}
+        return BigramPostings.build(self.haystacks)
 
     def frequency(self, term: str) -> int:
         """In how many items ``term`` occurs (as a substring of the haystack); cached per generation."""
@@ -317,6 +314,103 @@ class RefusalModel:
 @lru_cache(maxsize=1)
 def default_refusal_model() -> RefusalModel:
     return RefusalModel.load()
+
+
+def _doc_index(items: list[Item]) -> dict[str, np.ndarray]:
+    """doc -> the positions of its items, in one pass (O(items), not O(documents × items))."""
+    positions: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        positions.setdefault(item.doc, []).append(index)
+    return {doc: np.array(ids, dtype=np.int64) for doc, ids in positions.items()}
+
+
+class BigramPostings:
+    """Character bigram -> sorted item positions, held as three numpy arrays (the distinct bigram codes,
+    sorted; offsets into ``ids``; the item positions), built without a Python loop over bigrams and saved
+    and loaded as one ``.npz`` file. ``get(gram)`` answers like ``dict.get``."""
+
+    def __init__(self, codes: np.ndarray, offsets: np.ndarray, ids: np.ndarray):
+        self.codes, self.offsets, self.ids = codes, offsets, ids
+
+    @classmethod
+    def build(cls, haystacks: list[str]) -> "BigramPostings":
+        code_rows, item_rows = [], []
+        for index, hay in enumerate(haystacks):
+            points = np.frombuffer(hay.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+            if len(points) < 2:
+                continue
+            grams = np.unique((points[:-1] << np.uint64(21)) | points[1:])     # code points fit in 21 bits
+            code_rows.append(grams)
+            item_rows.append(np.full(len(grams), index, dtype=np.int32))
+        if not code_rows:
+            return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int32))
+        codes, ids = np.concatenate(code_rows), np.concatenate(item_rows)
+        order = np.lexsort((ids, codes))
+        codes, ids = codes[order], ids[order]
+        distinct, starts = np.unique(codes, return_index=True)
+        return cls(distinct, np.append(starts, len(codes)).astype(np.int64), ids)
+
+    @staticmethod
+    def code(gram: str) -> int:
+        return (ord(gram[0]) << 21) | ord(gram[1])
+
+    def get(self, gram: str, default=None):
+        if len(gram) != 2:
+            return default
+        code = np.uint64(self.code(gram))
+        at = int(np.searchsorted(self.codes, code))
+        if at >= len(self.codes) or self.codes[at] != code:
+            return default
+        return self.ids[self.offsets[at]:self.offsets[at + 1]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def save(self, path) -> None:
+        np.savez(path, codes=self.codes, offsets=self.offsets, ids=self.ids)
+
+    @classmethod
+    def load(cls, path) -> "BigramPostings":
+        with np.load(path) as data:
+            return cls(data["codes"], data["offsets"], data["ids"])
+
+
+def save_corpus(corpus: Corpus, folder) -> None:
+    """Write what a replica derives from a generation (items, their vectors, BM25, bigram postings) into ``folder``,
+    so that the next start-up loads it (``load_corpus``) instead of re-tokenising every item. The
+    caller makes the write atomic (a temporary folder, then a rename)."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "items.jsonl", "w", encoding="utf-8") as out:
+        for item in corpus.items:
+            out.write(json.dumps(dataclasses.asdict(item), ensure_ascii=False) + "\n")     # one decode per item
+    corpus.bm25.save(str(folder / "bm25"), show_progress=False)
+    corpus.bigram_postings.save(folder / "bigrams.npz")
+    if corpus.vectors is not None:
+        np.save(folder / "vectors.npy", corpus.vectors)
+
+
+def load_corpus(folder, collection: str) -> Corpus:
+    """The ``Corpus`` that ``save_corpus`` wrote (BM25 memory-mapped: its matrix is paged in as used)."""
+    import json
+    from pathlib import Path
+
+    import bm25s
+
+    folder = Path(folder)
+    with open(folder / "items.jsonl", encoding="utf-8") as lines:
+        items = [Item(**row) for row in map(json.loads, lines)]    # a changed Item raises TypeError: re-derive
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r") if (folder / "vectors.npy").exists() else None
+    corpus = Corpus(items, collection, vectors)
+    corpus.__dict__["bm25"] = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
+    corpus.__dict__["bigram_postings"] = BigramPostings.load(folder / "bigrams.npz")
+    return corpus
+
+
 
 
 @dataclass

@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 
 from policy_assistant.core.errors import AssistantError, BadInput
 from policy_assistant.core.settings import Settings
+from policy_assistant.core.stats import percentile
 from policy_assistant.eval.metrics import gold_matches
 from policy_assistant.eval.runner import DEFAULT_DATASETS, load_dataset
 
@@ -160,13 +160,13 @@ def section_cold(settings: Settings, plan: Plan, result: dict, context: dict) ->
         record = json.loads(run["stdout"])
         runs.append({**{k: round(v, 3) for k, v in run.items() if k in ("wall_s", "cpu_s", "peak_rss_mb")},
                      "ask_total_ms": record["timing_ms"]["total"]})
-    result["cold_ask_s"] = round(statistics.median(r["wall_s"] for r in runs), 3)
+    result["cold_ask_s"] = round(percentile([r["wall_s"] for r in runs], 50), 3)
     assistant = Assistant(settings, notify=lambda message: None)
     assistant.embedder = context.get("embedder", assistant.embedder)    # this process has loaded the model
     first_started = time.perf_counter()
     assistant.ask(COLD_QUESTION)
     result["cold_ask_detail"] = {
-        "runs": runs, "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 3),
+        "runs": runs, "cpu_s": round(percentile([r["cpu_s"] for r in runs], 50), 3),
         "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
         "first_ask_inprocess_s": round(time.perf_counter() - first_started, 3),
         "note": "cold_ask_s: median wall time of a fresh `policy-assistant ask --json` process (imports, index "
@@ -267,15 +267,15 @@ def section_load(settings: Settings, plan: Plan, lines: list[dict], result: dict
 def section_scale(settings: Settings, plan: Plan, lines: list[dict], result: dict, context: dict, tmp: Path) -> None:
     from policy_assistant.query import understand
     from policy_assistant.retrieval import Corpus
-    from policy_assistant.eval.scale import CachedQueries, query_latency, synthetic_corpus, write_generation
+    from policy_assistant.eval.scale import primed_queries, query_latency, synthetic_corpus, write_generation
     from policy_assistant.index.store import ItemStore
 
     assistant = context["assistant"]
     base = assistant.corpus()
-    items, vectors = assistant.store.items(base.collection)
+    items, vectors = assistant.store.items_with_vectors(base.collection)
     searches = [l for l in lines if question_kind(l) == "search" and l.get("gold_items")][:40]
     queries = [understand(l["question"]) for l in searches]
-    embedder = CachedQueries(assistant.embedder, [query.text for query in queries])
+    embedder = primed_queries(assistant.embedder, [query.text for query in queries])
     repeats = 3 if plan.mode == "full" else 1
     points = [{"items": len(base.items), "write_s": None, "load_s": None,
                **query_latency(base, assistant.store, embedder, queries, settings.today, repeats)}]
@@ -285,7 +285,7 @@ def section_scale(settings: Settings, plan: Plan, lines: list[dict], result: dic
         synthetic, synthetic_vectors = synthetic_corpus(items, vectors, size)
         collection, write_s = write_generation(scale_store, synthetic, synthetic_vectors)
         loaded = time.perf_counter()
-        stored, _ = scale_store.items(collection)
+        stored = scale_store.items(collection)
         corpus = Corpus(stored, collection)
         corpus.bm25  # noqa: B018 - what a server does at start-up
         load_s = time.perf_counter() - loaded
@@ -533,13 +533,9 @@ def _loadavg() -> list[float] | None:
 
 
 def pct(values: list[float], q: int) -> float | None:
-    """Median for 50, nearest rank otherwise (as ``eval.metrics.aggregate``)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    if q == 50:
-        return round(statistics.median(ordered), 2)
-    return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 2)
+    """``core.stats.percentile`` rounded to 2 places, None for no values (a dash in the table)."""
+    values = list(values)
+    return round(percentile(values, q), 2) if values else None
 
 
 def _f(value, digits: int = 3) -> str:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from policy_assistant.core.errors import AssistantError
+from policy_assistant.core.stats import percentile
 
 
 def cli_command() -> list[str]:
@@ -187,12 +188,5 @@ async def _load(url, bodies, requests, concurrency, deadline_s, headers, warmup)
             "stopped_by": "count" if done >= requests else "deadline", "warmup_requests": warmup}
 
 
-def _pick(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return 0.0
-    if q == 0.5:
-        middle = len(ordered) // 2
-        value = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    else:
-        value = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-    return round(value, 1)
+def _pick(values: list[float], q: float) -> float:
+    return round(percentile(values, q * 100), 1)

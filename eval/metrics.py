@@ -33,14 +33,13 @@ This module does not run the assistant (``eval.runner`` does).
 """
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from policy_assistant import grounding
 from policy_assistant.core.model import Item
+from policy_assistant.core.stats import percentile
 from policy_assistant.core.text import fold_width
 
 RATIO_METRICS = ("hit@1", "hit@3", "hit@5", "mrr", "gold_cited", "gold_recall", "gold_precision", "keyword_recall",
@@ -328,16 +327,6 @@ def aggregate(rows: list[dict]) -> dict:
         out[f"p50_{stage}_ms"] = round(percentile(values, 50), 1)
         out[f"p95_{stage}_ms"] = round(percentile(values, 95), 1)
     return out
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The median for p50, the nearest-rank percentile otherwise, of sorted ``values`` (as ``eval.bench``)."""
-    if not values:
-        return 0.0
-    if p == 50:
-        return float(statistics.median(values))
-    return values[max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))]
-
 
 # -- STARD-style retrieval over (doc, item) pairs ------------------------------------------------
 RECALL_KS = (1, 3, 5, 10, 100)

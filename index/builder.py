@@ -15,6 +15,7 @@ This module does not answer questions and does not parse formats itself
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -29,13 +30,14 @@ from policy_assistant.core.model import Item
 from policy_assistant.core.settings import Settings
 from policy_assistant.index import validity
 from policy_assistant.index.chunking import split_document
-from policy_assistant.index.embed_cache import CachedPassages, VectorCache
+from policy_assistant.index.embed_cache import CachedPassages, VectorCache, cache_key
 from policy_assistant.index.loaders import SUPPORTED_SUFFIXES, load_document
 from policy_assistant.index.store import IndexState, ItemStore
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"   # the default corpus, shipped in the package
 
-EMBED_BATCH = 32
+EMBED_BATCH = 32          # texts per embedder call; the cache commits after each, so a kill loses at most one
+LENGTH_WINDOW = 1024      # texts are sorted by length within windows of this many (similar lengths per call)
 
 
 @dataclass
@@ -48,26 +50,51 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)     # files in folders with an unsupported type
     items: int = 0
     embedded: int = 0
-    reused: int = 0                                      # items whose vectors came from the embedding cache
+    reused: int = 0                                      # items not embedded by this run: carried or cached
     warnings: list[str] = field(default_factory=list)    # "doc: line 12: 3. does not continue the numbering ...",
                                                          # validity facts that contradict or cannot be read
     seconds: float = 0.0
+    embed_seconds: float = 0.0                           # time inside the bare embedder's passage() calls
+    raw_items_per_s: float | None = None                 # the bare embedder's items/s on this build's texts
+    peak_rss_mb: float = 0.0
+
+    @property
+    def documents(self) -> int:
+        return len(self.added) + len(self.updated) + len(self.unchanged)
+
+    @property
+    def items_per_s(self) -> float | None:
+        """Items embedded per second of the whole build (loading, chunking, Chroma writes, manifest included)."""
+        return round(self.embedded / self.seconds, 2) if self.embedded and self.seconds else None
+
+    def to_json(self) -> dict:
+        return {"documents": self.documents, "items": self.items, "embedded": self.embedded, "reused": self.reused,
+                "seconds": round(self.seconds, 2), "embed_seconds": round(self.embed_seconds, 2),
+                "items_per_s": self.items_per_s, "raw_items_per_s": self.raw_items_per_s,
+                "peak_rss_mb": round(self.peak_rss_mb, 1),
+                "added": self.added, "updated": self.updated, "unchanged": len(self.unchanged), "removed": self.removed,
+                "failed": [{"path": path, "reason": reason} for path, reason in self.failed],
+                "warnings": self.warnings}
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
-        documents = len(self.added) + len(self.updated) + len(self.unchanged)
-        parts = [f"{self.items} item{'s' if self.items != 1 else ''} from {documents} "
-                 f"document{'s' if documents != 1 else ''}",
+        parts = [f"{_count(self.items, 'item')} from {_count(self.documents, 'document')}",
                  f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.unchanged)} unchanged",
                  f"{len(self.removed)} removed"]
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
         if self.warnings:
-            parts.append(f"{len(self.warnings)} warning(s)")
-        return ", ".join(parts) + f" ({self.embedded} items embedded in {self.seconds:.1f}s)"
+            parts.append(_count(len(self.warnings), "warning"))
+        speed = f", {self.items_per_s:.1f} items/s" if self.items_per_s else ""
+        reused = f", {_count(self.reused, 'item')} taken from earlier runs" if self.reused else ""
+        return ", ".join(parts) + f" ({_count(self.embedded, 'item')} embedded in {self.seconds:.1f}s{speed}{reused})"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def collect_files(paths: list[Path]) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
@@ -129,6 +156,7 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
     report = BuildReport(skipped=skipped, failed=failed)
     for notice in skipped:
         notify(f"skipped (unsupported type): {notice}")
+        report.warnings.append(f"skipped (unsupported type): {notice}")
     if not files and not failed:
         raise BadInput("no policy files found in " + ", ".join(str(p) for p in paths or [BUNDLED_CORPUS]))
 
@@ -192,27 +220,72 @@ def build_index(paths: list[Path] | None, settings: Settings, embedder, store: I
                 store.publish(IndexState(collection=state.collection, embed_model=embedder.name, manifest=manifest,
                                          built_at=time.time(), items=report.items))
             report.seconds = time.perf_counter() - started
+            report.peak_rss_mb = peak_rss_mb()
             return report
         if not manifest:
             raise BadInput("none of the given files could be indexed: " + "; ".join(r for _, r in report.failed))
 
         generation = store.new_generation()
-        if same_model:
-            store.copy_docs(state.collection, generation, carried)
         cache = VectorCache(settings.embed_cache_path)
-        caching = CachedPassages(embedder, cache)
         try:
-            _embed_into(store, generation, fresh, caching, progress)
+            if same_model:
+                store.copy_docs(state.collection, generation, carried)
+            _embed_into(store, generation, fresh, embedder, cache, report, progress)
+            report.reused = report.items - report.embedded      # carried over, or cached by an earlier run
+            store.publish(IndexState(collection=generation, embed_model=embedder.name, manifest=manifest,
+                                     built_at=time.time(), items=report.items))
+        except BaseException as exc:
+            _discard(store, generation)          # best effort; a later build drops it otherwise
+            if _disk_full(exc):
+                raise IndexUnusable(f"the disk is full: the build stopped before it was complete ({_reason(exc)}); "
+                                    f"the previous index is unchanged and still answering. Free some space and run "
+                                    f"the build again: the vectors finished so far are kept") from None
+            raise
         finally:
             cache.close()
-        report.embedded, report.reused = caching.embedded, caching.reused
-        store.publish(IndexState(collection=generation, embed_model=embedder.name, manifest=manifest,
-                                 built_at=time.time(), items=report.items))
         # The previous generation stays until the next build: readers follow the pointer only every
         # RECHECK_POINTER_S, and deleting it now failed their requests (503) in between.
         store.drop_stale_generations(keep={generation, state.collection} if state is not None else {generation})
     report.seconds = time.perf_counter() - started
+    report.peak_rss_mb = peak_rss_mb()
     return report
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB: ``VmHWM`` from /proc (``ru_maxrss`` is inherited
+    from the parent across fork and exec, so a small build started by a large process would report the
+    parent's peak), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(getattr(exc, "message", "") or exc).lower()
+    return "no space left" in text or "disk is full" in text or "disk full" in text
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _discard(store: ItemStore, generation: str) -> None:
+    try:
+        state = store.state()
+        if state is not None and state.collection == generation:
+            return                           # the pointer already names it (the failure came after publishing)
+        store.client.delete_collection(generation)
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        pass
 
 
 def _keep_previous(reason: str, key: str, previous: dict | None, manifest: dict, carried: list, report: BuildReport):
@@ -233,16 +306,58 @@ def _unique_doc_id(path: Path, taken: set[str]) -> str:
     return doc_id
 
 
-def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, progress: bool) -> None:
+def length_batches(texts: list[str], batch: int = EMBED_BATCH, window: int = LENGTH_WINDOW) -> list[list[int]]:
+    """Positions of ``texts`` in embedder calls of ``batch``, sorted by length within each ``window`` (texts
+    of similar length share a call: the engine's attention and thread split stay balanced). Character
+    length stands in for token length: counting tokens would tokenise every text twice."""
+    batches = []
+    for start in range(0, len(texts), window):
+        order = sorted(range(start, min(start + window, len(texts))), key=lambda i: len(texts[i]))
+        batches += [order[i:i + batch] for i in range(0, len(order), batch)]
+    return batches
+
+
+class _TimedPassages:
+    """The bare embedder with a stopwatch on ``embed_passages``: ``seconds`` inside it, ``count`` texts."""
+
+    def __init__(self, embedder):
+        self.embedder, self.name = embedder, embedder.name
+        self.seconds, self.count = 0.0, 0
+
+    def embed_queries(self, texts):
+        return self.embedder.embed_queries(texts)
+
+    def embed_passages(self, texts):
+        began = time.perf_counter()
+        vectors = self.embedder.embed_passages(texts)
+        self.seconds += time.perf_counter() - began
+        self.count += len(texts)
+        return vectors
+
+
+def _embed_into(store: ItemStore, generation: str, items: list[Item], embedder, cache: VectorCache,
+                report: BuildReport, progress: bool) -> None:
+    """Embed what the cache lacks, in length-sorted batches, writing each batch to the cache (committed) and
+    to the new generation. Every call into the bare embedder is timed: ``report.raw_items_per_s`` is its
+    throughput on exactly this build's texts and batches, the figure the build's own items/s (everything
+    included) is compared with."""
     from tqdm import tqdm
 
-    with tqdm(total=len(items), desc="embedding items", unit="item", delay=1.0, disable=not progress,
-              leave=True) as bar:                 # leave: the bar ends its line, the next message starts a new one
-        for start in range(0, len(items), EMBED_BATCH):
-            batch = items[start:start + EMBED_BATCH]
-            vectors = embedder.embed_passages([item.embedding_text() for item in batch])
-            store.add_items(generation, batch, vectors)
+    texts = [item.embedding_text() for item in items]
+    timed = _TimedPassages(embedder)
+    caching = CachedPassages(timed, cache)
+    if len(cache.present([cache_key(caching.name, text) for text in texts])) < len(set(texts)):
+        embedder.embed_queries(["预热"])                        # the model loads outside the timed calls
+    with tqdm(total=len(items), desc="embedding items", unit="item", disable=not progress, leave=True, delay=1.0,
+              dynamic_ncols=True, smoothing=0.1) as bar:
+        for batch in length_batches(texts):
+            vectors = caching.embed_passages([texts[i] for i in batch])
+            store.add_items(generation, [items[i] for i in batch], vectors)
             bar.update(len(batch))
+    report.embedded += caching.embedded
+    report.embed_seconds += timed.seconds
+    if timed.count and timed.seconds:
+        report.raw_items_per_s = round(timed.count / timed.seconds, 2)
 
 
 def remove_documents(docs: list[str], settings: Settings, store: ItemStore | None = None) -> BuildReport:

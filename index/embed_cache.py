@@ -60,6 +60,16 @@ class VectorCache:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    def present(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` the cache holds (without reading their vectors)."""
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                found.update(key for (key,) in self.conn.execute(
+                    f"SELECT key FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def put_many(self, pairs: list[tuple[str, np.ndarray]]) -> None:
         """Written and committed at once: what was embedded survives a kill right after."""
         with self._lock:

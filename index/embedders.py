@@ -13,6 +13,7 @@ search vectors; ``index.store`` does.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from functools import cached_property
 
@@ -68,6 +69,12 @@ class CachedQueries:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self.embed_ms: list[float] = []        # what each miss cost (the bench reads it)
+
+    def prime(self, texts: list[str]) -> None:
+        """Embed each distinct text now, one at a time (``embed_ms`` then holds one entry per text)."""
+        for text in dict.fromkeys(texts):
+            self.embed_queries([text])
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         if self.size <= 0:
@@ -80,10 +87,14 @@ class CachedQueries:
                     self._vectors.move_to_end(text)
                     self.hits += 1
             if vector is None:
+                started = time.perf_counter()
                 vector = self.embedder.embed_queries([text])[0]
+                elapsed_ms = (time.perf_counter() - started) * 1000
                 vector.setflags(write=False)
                 with self._lock:
                     self.misses += 1
+                    self.embed_ms.append(elapsed_ms)
+                    del self.embed_ms[:-1000]
                     self._vectors[text] = vector
                     while len(self._vectors) > self.size:
                         self._vectors.popitem(last=False)

@@ -30,6 +30,7 @@ from policy_assistant.core.settings import Settings
 META_COLLECTION = "policy-index-meta"
 POINTER_ID = "current"
 SCHEMA = 1
+PAGE = 5000                 # records per Chroma read: bounded memory at any corpus size
 REBUILD_HINT = "rebuild it with `policy-assistant index build` (or remove the index dir)"
 
 
@@ -149,29 +150,60 @@ class ItemStore:
             self.vector_store(collection).add(nodes)
 
     def copy_docs(self, source: str, target: str, docs: list[str]) -> int:
-        """Carry the stored vectors of ``docs`` over to a new generation, without re-embedding."""
+        """Carry the stored vectors of ``docs`` over to a new generation, without re-embedding.
+
+        Paged (``PAGE`` records at a time), so that memory stays bounded at any corpus size: Chroma hands
+        vectors to Python as lists of floats, ~9 KB per 384-dimension vector."""
         if not docs:
             return 0
-        records = self._collection(source).get(where={"doc": {"$in": docs}},
-                                                         include=["embeddings", "metadatas", "documents"])
-        target_collection = self._collection(target)
-        for start in range(0, len(records["ids"]), 1000):
-            end = start + 1000
-            target_collection.add(ids=records["ids"][start:end], embeddings=records["embeddings"][start:end],
-                                  metadatas=records["metadatas"][start:end], documents=records["documents"][start:end])
-        return len(records["ids"])
+        copied = 0
+        source_collection, target_collection = self._collection(source), self._collection(target)
+        for start in range(0, len(docs), 200):
+            where = {"doc": {"$in": docs[start:start + 200]}}
+            offset = 0
+            while True:
+                records = source_collection.get(where=where, limit=PAGE, offset=offset,
+                                                include=["embeddings", "metadatas", "documents"])
+                if not records["ids"]:
+                    break
+                target_collection.add(ids=records["ids"], embeddings=records["embeddings"],
+                                      metadatas=records["metadatas"], documents=records["documents"])
+                copied += len(records["ids"])
+                offset += len(records["ids"])
+                if len(records["ids"]) < PAGE:
+                    break
+        return copied
 
     # -- reading --------------------------------------------------------------------------------
-    def items(self, collection: str) -> tuple[list[Item], np.ndarray]:
-        """Every item of a generation, in document order, with its vector."""
+    def items(self, collection: str) -> list[Item]:
+        """Every item of a generation, in document order, without vectors (dense search stays in Chroma)."""
+        items, _ = self._read(collection, with_vectors=False)
+        return items
+
+    def items_with_vectors(self, collection: str) -> tuple[list[Item], np.ndarray]:
+        """Every item with its vector, in document order (the benchmark derives synthetic corpora from them)."""
+        return self._read(collection, with_vectors=True)
+
+    def _read(self, collection: str, with_vectors: bool) -> tuple[list[Item], np.ndarray]:
+        include = ["metadatas", "documents"] + (["embeddings"] if with_vectors else [])
+        items: list[Item] = []
+        vectors: list = []
         try:
-            records = self._collection(collection).get(include=["embeddings", "metadatas", "documents"])
-            items = [Item.from_metadata(meta, text) for meta, text in zip(records["metadatas"], records["documents"])]
+            chroma = self._collection(collection)
+            offset = 0
+            while True:
+                records = chroma.get(include=include, limit=PAGE, offset=offset)
+                items += [Item.from_metadata(meta, text) for meta, text in zip(records["metadatas"], records["documents"])]
+                if with_vectors:
+                    vectors.append(np.asarray(records["embeddings"], dtype=np.float32).reshape(len(records["ids"]), -1))
+                offset += len(records["ids"])
+                if len(records["ids"]) < PAGE:
+                    break
         except Exception as exc:  # noqa: BLE001
             raise IndexUnusable(f"the index at {self.describe()} is damaged: {_first_line(exc)}; {REBUILD_HINT}") from exc
-        vectors = np.asarray(records["embeddings"], dtype=np.float32) if items else np.zeros((0, 0), np.float32)
         order = sorted(range(len(items)), key=lambda i: (items[i].doc, items[i].order))
-        return [items[i] for i in order], (vectors[order] if items else vectors)
+        matrix = np.concatenate(vectors) if with_vectors and items else np.zeros((0, 0), np.float32)
+        return [items[i] for i in order], (matrix[order] if with_vectors and items else matrix)
 
     def items_of(self, collection: str, doc: str) -> list[Item]:
         """The items of one document, in document order (no vectors): what ``index show`` prints."""

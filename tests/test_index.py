@@ -1,5 +1,6 @@
 """Building the index: mirroring files, not re-embedding unchanged ones, keeping data when a file breaks,
 refusing foreign or damaged indexes, one build at a time, and a killed build leaving the old index answering."""
+import json
 import os
 import signal
 import subprocess
@@ -65,12 +66,13 @@ def test_build_mirrors_added_changed_and_removed_files(settings, folder):
     notice.write_text(notice.read_text(encoding="utf-8") + "三、做好心理疏导。学校可以开设暑期心理热线。\n", encoding="utf-8")
     changed = build_index([folder], settings, embedder, progress=False)
     assert changed.updated == ["short-notice"] and changed.unchanged == ["work-points"]
-    assert embedder.passages == 14 + 3                           # only the changed file
+    assert embedder.passages == 14 + 1          # only the changed file's new item: its others are in the cache
+    assert changed.embedded == 1 and changed.reused == 14
 
     notice.unlink()
     removed = build_index([folder], settings, embedder, progress=False)
     assert removed.removed == ["short-notice"] and docs_in(settings) == ["work-points"]
-    items, _ = ItemStore(settings).items(ItemStore(settings).state().collection)
+    items = ItemStore(settings).items(ItemStore(settings).state().collection)
     assert {item.doc for item in items} == {"work-points"} and len(items) == 12
 
 
@@ -184,3 +186,76 @@ def test_no_progress_bar_on_builds_under_a_second(settings, tmp_path, capsys):
     (tmp_path / "one.txt").write_text("关于安全的通知\n一、加强门卫管理。学校应当落实门卫登记制度。\n", encoding="utf-8")
     build_index([tmp_path / "one.txt"], settings, CountingEmbedder(), progress=True)
     assert "embedding items" not in capsys.readouterr().err
+
+
+def test_build_json_prints_one_report_and_the_summary_counts_grammatically(settings, tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.txt").write_text("关于安全的通知\n一、加强门卫管理。学校应当落实门卫登记制度。\n二、落实值班制度。\n",
+                               encoding="utf-8")
+    env = {**os.environ, "POLICY_INDEX_DIR": str(settings.index_dir), "PYTHONPATH": str(REPO)}
+    built = subprocess.run([sys.executable, "-m", "assistant", "index", "build", "--json", str(one)], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    report = json.loads(built.stdout)                       # exactly one JSON document on stdout
+    assert {"documents", "items", "embedded", "reused", "seconds", "embed_seconds", "items_per_s", "failed",
+            "warnings"} <= set(report)
+    assert (report["documents"], report["items"], report["embedded"], report["reused"]) == (1, 2, 2, 0)
+    again = subprocess.run([sys.executable, "-m", "assistant", "index", "build", str(one)], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert "2 items from 1 document," in again.stdout
+    state = ItemStore(settings).state()                     # index build left the search tables ready
+    assert (settings.index_dir / "derived" / state.collection / "complete").exists()
+
+
+def test_a_replica_starts_from_the_saved_search_tables(settings, folder, monkeypatch):
+    build_index([folder], settings, CountingEmbedder(), progress=False)
+    first = Assistant(settings, notify=lambda m: None).ask("学前教育今年有什么要求")
+    collection = ItemStore(settings).state().collection
+    assert (settings.index_dir / "derived" / collection / "complete").exists()
+
+    def no_reading(self, name):
+        raise AssertionError("the items were read from Chroma again")
+
+    monkeypatch.setattr(ItemStore, "items", no_reading)
+    second = Assistant(settings, notify=lambda m: None).ask("学前教育今年有什么要求")
+    assert second["citations"] == first["citations"]
+
+
+@pytest.mark.slow
+def test_a_build_interrupted_twice_completes_on_the_third_run(settings, tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    text = CORPUS.read_text(encoding="utf-8")
+    for n in range(3):
+        (big / f"copy-{n}.txt").write_text(text.replace("2025年教育工作要点", f"第{n}号教育工作要点")
+                                           .replace("。", f"（第{n}号）。"), encoding="utf-8")
+    env = {**os.environ, "POLICY_INDEX_DIR": str(settings.index_dir), "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "assistant", "index", "build", "--json", str(big)]
+    cache = settings.embed_cache_path
+    finished = [0]
+    for attempt in range(2):
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and _rows(cache) < finished[-1] + 10:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        finished.append(_rows(cache))
+    assert 0 < finished[1] < finished[2] < 90 and ItemStore(settings).state() is None
+    third = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0, third.stderr
+    report = json.loads(third.stdout)
+    assert report["items"] == 90 and report["reused"] >= finished[2]
+    assert report["embedded"] + finished[2] == 90            # nothing finished was embedded again
+    assert ItemStore(settings).state().items == 90
+
+
+def _rows(cache) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+    except sqlite3.Error:
+        return 0
