@@ -1,4 +1,4 @@
-"""The ``policy-assistant`` command line: the contract of DESIGN.md, and the one
+"""The ``policy-assistant`` command line: the contract README.md documents, and the one
 place where CLI errors become a one-line message and an exit code.
 
 Exit codes: 0 ok; 1 partial failure (some files not indexed, an eval gate

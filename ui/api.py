@@ -1,7 +1,7 @@
 """The HTTP API: ``POST /api/ask``, the OpenAI-compatible ``/v1`` routes, ``GET /healthz``.
 
 - ``/api/ask`` takes ``{question, history?, doc?, generator?}`` and returns the
-  ask JSON record of the contract (DESIGN.md).
+  ask JSON record of the contract (README.md, "The JSON contract").
 - ``/v1/chat/completions`` speaks the OpenAI chat schema: the user turns before
   the last become the history, the last user turn is the question. The reply is
   a ``chat.completion`` (or, with ``stream: true``, ``chat.completion.chunk``
