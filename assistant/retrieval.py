@@ -489,11 +489,15 @@ class HybridRetriever:
         return Retrieval(hits=hits, answerable=True, evidence=found.evidence, notes=["validity question"])
 
     def ranked(self, query: Query, docs: list[str] | None, model: RankModel | None = None):
-        """(final score per item, -inf where not allowed; the item features; mask)."""
+        """(final score per item, -inf where not allowed; the item features; mask).
+
+        The final score is the model's score standardised over the allowed items (the ranking is the
+        model's), so score gaps downstream (``IN_FORCE_MARGIN``, compose's secondary hits) are in standard
+        deviations whatever features the model weighs."""
         dense, bm25, mask, vector = self.scores(query, docs)
         model = model or default_rank_model()
         features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model)
-        return np.where(mask, model.score(features), -np.inf), features, mask
+        return np.where(mask, _standardise(model.score(features), mask), -np.inf), features, mask
 
     def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS,
                 prefer_in_force: bool = True) -> Retrieval:
