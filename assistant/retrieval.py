@@ -5,18 +5,21 @@
   sharing one Chroma server agree; ``save_corpus``/``load_corpus`` keep the
   derived tables on disk per generation, so that start-up does not re-derive them.
 - ``HybridRetriever.run(query)``: direct lookups ("第12条", "第五部分") come from the
-  item tables; everything else is dense (Chroma through llama-index) + BM25,
-  fused by a weighted sum of per-query standardised scores (weights calibrated on
-  ``eval/datasets/dev.jsonl``, see ``scripts/calibrate.py``), one hit per item.
+  item tables; everything else is dense (every item's cosine, in memory) + BM25,
+  fused by a weighted sum of per-query features (``RankModel``, weights in
+  ``data/ranker.json``: each score as a share of the best item's lead over the median,
+  so a weight means the same over 30 items and 11k articles), one hit per item.
 - Editions: "今年" or no year means the newest edition in force (not later than
   today), "去年" the one before, "2024年" that year's (``choose_docs``).
 - Validity: a document not in force yields the top place to an in-force item
   scoring within ``IN_FORCE_MARGIN`` of it; "这个文件还有效吗" questions retrieve the
   document asked about (named, or the best match) with the item stating its status first.
 - Whether the documents answer at all is decided from evidence
-  (``Evidence.answerable``): do the question's content words occur in the best
-  items, and does the best item stand out from the rest? A cosine threshold alone
-  cannot tell: off-topic questions score like real ones.
+  (``Evidence.answerable``, ``RefusalModel`` in ``data/refusal.json``): do the
+  question's content words (weighted by jieba's general IDF, not the corpus's) occur
+  together in the best items, and does the best item's dense score beat what the best
+  of that many items reaches by chance? A cosine threshold alone cannot tell:
+  off-topic questions score like real ones.
 
 It does not compose answers.
 """
@@ -192,7 +195,8 @@ class Corpus:
 
 
 RANKER_FILE = Path(__file__).resolve().parent / "data" / "ranker.json"
-FEATURES = ("dense", "bm25", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense", "title_named")
+FEATURES = ("dense", "bm25", "dense_scaled", "bm25_scaled", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense",
+            "title_named")
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,10 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     """Per item, features standardised over the allowed items (so they mean the same at any corpus size).
 
     - dense / bm25: the question against the item (dense NaN outside the candidates gets the weakest score);
+    - dense_scaled / bm25_scaled: the same scores as a share of the best item's lead over the median item
+      (``_top_scaled``). Unlike z-scores, whose maximum grows with the number of items (BM25's long tail
+      reaches z 10 over 11k articles and 2-3 over 30 items), these are 1 for the best item at any corpus size,
+      so fusion weights on them mean the same on a 30-item plan and a law library;
     - prf_dense: the question vector moved towards its best items (Rocchio feedback), against the item;
     - doc_dense / doc_bm25: the best item score of the item's document (document-level evidence);
     - neighbour_dense: the better dense score of the items right before and after it;
@@ -244,6 +252,10 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     z_bm25 = _standardise(bm25, mask)
     out = {"dense": z_dense, "bm25": z_bm25}
     wanted = {name for name, w in model.weights.items() if w}
+    if "dense_scaled" in wanted:
+        out["dense_scaled"] = _top_scaled(np.where(finite, dense, floor), mask)
+    if "bm25_scaled" in wanted:
+        out["bm25_scaled"] = _top_scaled(bm25, mask)
     if "prf_dense" in wanted:
         if model.prf_weight and corpus.vectors is not None and query_vector is not None:
             first = model.weights.get("dense", 0.8) * z_dense + model.weights.get("bm25", 0.2) * z_bm25
@@ -269,7 +281,26 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
 
 
 REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
-EVIDENCE_FEATURES = ("dense_excess", "bm25_excess", "fused_excess", "fused_margin", "coverage", "terms")
+EVIDENCE_FEATURES = ("dense_excess", "bm25_excess", "fused_excess", "fused_margin", "coverage", "coverage_top1",
+                     "missing", "terms")
+
+
+@lru_cache(maxsize=1)
+def _general_idf() -> tuple[dict[str, float], float, float]:
+    """jieba's own IDF table (general Chinese text, shipped with jieba): (word -> IDF, median, max).
+
+    Unlike the corpus's own IDF it does not depend on which documents are indexed or how many, so the
+    refusal evidence built on it means the same over a 30-item plan and a 50k-article law library."""
+    import jieba.analyse
+
+    table = jieba.analyse.TFIDF()
+    return table.idf_freq, float(table.median_idf), float(max(table.idf_freq.values()))
+
+
+def general_idf(term: str) -> float:
+    """How specific ``term`` is in general Chinese (jieba's table; unknown words get its median)."""
+    freq, median, _ = _general_idf()
+    return float(freq.get(term, median))
 
 
 def expected_max_z(n: int) -> float:
@@ -437,8 +468,10 @@ def evidence_features(corpus: "Corpus", query: Query, features: dict[str, np.nda
     - dense_excess / bm25_excess / fused_excess: the best item's standardised score minus the expected
       maximum of that many standard-normal scores (chance alone);
     - fused_margin: how far the best item stands above the tenth, in standard deviations of the scores;
-    - coverage: the IDF-weighted share of the question's content words that occur together in one of
-      the three best items; terms: how many content words the question has (log)."""
+    - coverage / coverage_top1: the IDF-weighted share of the question's content words that occur together
+      in one of the three best items / in the best item, weighted by jieba's general IDF (not the corpus's:
+      its meaning must not change with the corpus); missing: the most specific question word none of the
+      three best items has; terms: how many content words the question has (log)."""
     allowed = int(mask.sum())
     chance = expected_max_z(allowed)
     top = order[0] if order else None
@@ -453,11 +486,19 @@ def evidence_features(corpus: "Corpus", query: Query, features: dict[str, np.nda
             tenth = order[min(9, len(order) - 1)]
             out["fused_margin"] = (float(fused[top]) - float(fused[tenth])) / spread
     terms = [t for t in query_terms(query.text) if query.language == "zh" or not t.isascii()]
-    weights = [corpus.idf(term) for term in terms]
+    weights = [general_idf(term) for term in terms]
+    total = sum(weights)
     best = [corpus.haystacks[i] for i in order[:3]]
+
+    def covered(hay: str) -> float:
+        return sum(w for term, w in zip(terms, weights) if term in hay) / total if total > 0 else 0.0
+
     # the terms must meet in one item: words scattered over several items do not make an answer
-    found = max((sum(w for term, w in zip(terms, weights) if term in hay) for hay in best), default=0.0)
-    out["coverage"] = found / sum(weights) if terms and sum(weights) > 0 else 0.0
+    out["coverage"] = max((covered(hay) for hay in best), default=0.0)
+    out["coverage_top1"] = covered(best[0]) if best else 0.0
+    # the most specific question word that none of the best items has (0..1 of jieba's largest IDF)
+    absent = [w for term, w in zip(terms, weights) if not any(term in hay for hay in best)]
+    out["missing"] = max(absent, default=0.0) / _general_idf()[2]
     out["terms"] = float(np.log1p(len(terms)))
     return out
 
@@ -542,11 +583,15 @@ class HybridRetriever:
         return Retrieval(hits=hits, answerable=True, evidence=found.evidence, notes=["validity question"])
 
     def ranked(self, query: Query, docs: list[str] | None, model: RankModel | None = None):
-        """(final score per item, -inf where not allowed; the item features; mask)."""
+        """(final score per item, -inf where not allowed; the item features; mask).
+
+        The final score is the model's score standardised over the allowed items (the ranking is the
+        model's), so score gaps downstream (``IN_FORCE_MARGIN``, compose's secondary hits) are in standard
+        deviations whatever features the model weighs."""
         dense, bm25, mask, vector = self.scores(query, docs)
         model = model or default_rank_model()
         features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model)
-        return np.where(mask, model.score(features), -np.inf), features, mask
+        return np.where(mask, _standardise(model.score(features), mask), -np.inf), features, mask
 
     def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS,
                 prefer_in_force: bool = True) -> Retrieval:
@@ -641,6 +686,15 @@ def _standardise(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     chosen = values[mask]
     spread = float(chosen.std()) if chosen.size > 1 else 0.0
     return (values - float(chosen.mean())) / spread if spread > 1e-9 else np.zeros_like(values, dtype=np.float64)
+
+
+def _top_scaled(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(value - median) / (best - median) over the allowed items: the best is 1, the median item 0."""
+    chosen = values[mask]
+    if chosen.size == 0:
+        return np.zeros_like(values, dtype=np.float64)
+    median, best = float(np.median(chosen)), float(chosen.max())
+    return (values - median) / (best - median) if best - median > 1e-9 else np.zeros_like(values, dtype=np.float64)
 
 
 def _label_number(label: str) -> int | None:

@@ -35,7 +35,16 @@ from policy_assistant.eval import stard
 from policy_assistant.eval.runner import load_dataset
 
 HERE = Path(__file__).resolve().parent
-TARGET_FALSE_REFUSALS = 0.03          # on the fit data; the held-out target is 5%
+TARGET_FALSE_REFUSALS = 0.05          # on the fit data, pooled (the held-out target is 5% too)
+# The evidence the model reads: the retriever computes more (``EVIDENCE_FEATURES``), but these are the ones
+# whose meaning does not move with the corpus. Left out: bm25_excess and fused_excess (BM25's long tail puts
+# the best of 11k articles at z 7-10 even for off-topic questions, 1-3 over 30 items: "big corpus =>
+# answerable"), fused_margin (the tenth item is the top 0.1% of a law library but a third of a 30-item
+# plan: "small corpus => answerable"), terms (question length: on the fit part it pulled long STARD
+# questions towards "answerable" whichever corpus they were asked of: 47% refused on the bundled corpus
+# with it, 74% without).
+MODEL_FEATURES = ("dense_excess", "coverage", "coverage_top1", "missing")
+REGULARISATION = 10.0                 # sklearn's C (inverse strength)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -93,12 +102,25 @@ def evidence_rows(corpus, questions: list[dict], vectors: np.ndarray, settings: 
     return out
 
 
-def run(data: Path, settings: Settings, out: Path, build: bool = False, echo=print) -> int:
-    from sklearn.linear_model import LogisticRegression
+def run(data: Path, settings: Settings, out: Path, build: bool = False, echo=print, rows_out: Path | None = None,
+        from_rows: Path | None = None) -> int:
+    if from_rows:                        # evidence written by an earlier run's --rows-out: re-fit only
+        rows = [json.loads(line) for line in from_rows.read_text(encoding="utf-8").splitlines() if line.strip()]
+        meta = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+        return fit_and_write([r for r in rows if r["part"] == "fit"], [r for r in rows if r["part"] == "test"], out,
+                             meta.get("laws", 0), meta.get("laws_left_out", 0), echo)
+    fit_rows, test_rows, laws, left_out = collect(data, settings, build, echo)
+    if rows_out:                         # the evidence of every question, to inspect or re-fit without retrieval
+        rows_out.write_text("".join(json.dumps({**r, "part": part}, ensure_ascii=False) + "\n"
+                                    for part, rows in (("fit", fit_rows), ("test", test_rows)) for r in rows),
+                            encoding="utf-8")
+    return fit_and_write(fit_rows, test_rows, out, len(laws.docs), len(left_out), echo)
 
+
+def collect(data: Path, settings: Settings, build: bool, echo=print):
+    """The evidence rows (fit part, held-out part) of every source, and the law corpus."""
     from policy_assistant.index.builder import BUNDLED_CORPUS
     from policy_assistant.index.embedders import make_embedder
-    from policy_assistant.retrieval import EVIDENCE_FEATURES
 
     embedder = make_embedder(settings.embed_model, settings.embed_threads)
     laws, left_out = stard.open_corpus(data, settings, False, build, echo)
@@ -132,14 +154,19 @@ def run(data: Path, settings: Settings, out: Path, build: bool = False, echo=pri
                  + ev(bundled, validation, "stard-validation on bundled", False)
                  + ev(laws, offtopic_test, "offtopic-test on laws", False)
                  + ev(bundled, offtopic_test, "offtopic-test on bundled", False))
+    return fit_rows, test_rows, laws, left_out
 
-    names = list(EVIDENCE_FEATURES)
+
+def fit_and_write(fit_rows: list[dict], test_rows: list[dict], out: Path, laws: int, left_out: int, echo=print) -> int:
+    from sklearn.linear_model import LogisticRegression
+
+    names = list(MODEL_FEATURES)
     x = np.array([[r["features"][n] for n in names] for r in fit_rows])
     y = np.array([r["answerable"] for r in fit_rows])
     sources = [r["source"] for r in fit_rows]
     counts = {s: sources.count(s) for s in set(sources)}
     weight = np.array([1.0 / counts[s] for s in sources]) * len(counts)
-    model = LogisticRegression(C=1.0, max_iter=5000)
+    model = LogisticRegression(C=REGULARISATION, max_iter=5000)
     model.fit(x, y, sample_weight=weight)
 
     def probabilities(rows):
@@ -159,7 +186,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = False, echo=pri
         for source in dict.fromkeys(r["source"] for r in rows):
             picked = np.array([r["source"] == source for r in rows])
             answerable = rows[int(np.flatnonzero(picked)[0])]["answerable"]
-            refused = {f"{t:.2f}": round(float(np.mean(p[picked] < t)), 4) for t in (*THRESHOLDS, threshold)}
+            refused = {f"{t:.2f}": round(float(np.mean(p[picked] < t)), 4) for t in THRESHOLDS}
+            refused["chosen"] = round(float(np.mean(p[picked] < threshold)), 4)
             out[source] = {"questions": int(picked.sum()), "answerable": answerable, "refused_at": refused}
         return out
 
@@ -175,8 +203,9 @@ def run(data: Path, settings: Settings, out: Path, build: bool = False, echo=pri
     payload = {"coef": dict(zip(names, [round(float(c), 5) for c in model.coef_[0]])),
                "intercept": round(float(model.intercept_[0]), 5), "threshold": round(threshold, 4),
                "fitted_on": "STARD train fit part (laws: answerable; bundled corpus: unanswerable), "
-                            "eval/refusal/offtopic_fit.jsonl, eval/datasets/dev.jsonl + holdout.jsonl, eval/corpora",
-               "laws": len(laws.docs), "laws_left_out": len(left_out),
+                            "eval/refusal/offtopic_fit.jsonl, eval/datasets/dev.jsonl + holdout.jsonl, eval/corpora; "
+                            "term coverage weighted by jieba's general IDF (retrieval.general_idf)",
+               "laws": laws, "laws_left_out": left_out,
                "fit": fit_table, "held_out": test_table, "command": "make fit-refusal"}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -192,9 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=Path(".stard-index") / "cited")
     parser.add_argument("--out", type=Path, default=REFUSAL_FILE)
     parser.add_argument("--build", action="store_true", help="build the law index first (else: the passage cache)")
+    parser.add_argument("--rows-out", type=Path, help="also write each question's evidence (JSON lines) here")
+    parser.add_argument("--from-rows", type=Path, help="re-fit from a --rows-out file (no retrieval)")
     args = parser.parse_args(argv)
     try:
-        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out, build=args.build)
+        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out, build=args.build,
+                   rows_out=args.rows_out, from_rows=args.from_rows)
     except AssistantError as exc:
         print(f"refusal_fit: {exc.message}", file=sys.stderr)
         return 2

@@ -103,3 +103,42 @@ def test_refusal_evidence_scale():
     model = RefusalModel(coef={"coverage": 4.0}, intercept=-2.0, threshold=0.5)
     assert model.probability({"coverage": 1.0}) > 0.5 > model.probability({"coverage": 0.0})
     assert RefusalModel().probability({}) == 1.0                            # not fitted: nothing refused
+
+
+def test_refusal_coverage_does_not_depend_on_corpus_size():
+    """Term coverage is weighted by jieba's general IDF: the same best items give the same evidence in a
+    3-item corpus and in one padded with 300 unrelated items (the corpus's own IDF would change it)."""
+    import numpy as np
+
+    from policy_assistant.retrieval import evidence_features, general_idf
+
+    def items(n_padding):
+        base = [Item(doc="d", item=f"第{i}条", path=[f"第{i}条"], text=text) for i, text in
+                enumerate(["学校食堂的伙食费由教育局监管。", "公办幼儿园增加学位。", "教师培训每年一次。"], 1)]
+        pad = [Item(doc="p", item=f"第{i}条", path=[f"第{i}条"], text=f"合同当事人应当履行义务第{i}项。")
+               for i in range(1, n_padding + 1)]
+        return base + pad
+
+    query = understand("学校食堂的伙食费谁来监管")
+    figures = []
+    for padding in (0, 300):
+        corpus = Corpus(items(padding), "t")
+        n = len(corpus.items)
+        scores = np.linspace(1.0, 0.0, n)
+        features = {"dense": scores, "bm25": scores}
+        mask = np.ones(n, dtype=bool)
+        figures.append(evidence_features(corpus, query, features, scores, list(range(min(10, n))), mask))
+    assert figures[0]["coverage"] == figures[1]["coverage"] > 0.5
+    assert figures[0]["missing"] == figures[1]["missing"]
+    assert general_idf("伙食费") > general_idf("学校")                      # a specific word weighs more
+
+
+def test_top_scaled_fusion_scores_mean_the_same_at_any_size():
+    import numpy as np
+
+    from policy_assistant.retrieval import _top_scaled
+
+    for n in (30, 11_000):
+        values = np.random.default_rng(n).gamma(1.0, size=n)
+        scaled = _top_scaled(values, np.ones(n, dtype=bool))
+        assert scaled.max() == pytest.approx(1.0) and np.median(scaled) == pytest.approx(0.0)
