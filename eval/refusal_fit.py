@@ -43,7 +43,9 @@ TARGET_FALSE_REFUSALS = 0.05          # on the fit data, pooled (the held-out ta
 # plan: "small corpus => answerable"), terms (question length: on the fit part it pulled long STARD
 # questions towards "answerable" whichever corpus they were asked of: 47% refused on the bundled corpus
 # with it, 74% without).
-MODEL_FEATURES = ("dense_excess", "coverage", "coverage_top1", "missing")
+# value_unstated: the question asks for a kind of value (amount, date, duration, score ...; general
+# interrogatives in data/value_words.tsv) that none of the three best items states.
+MODEL_FEATURES = ("dense_excess", "coverage", "coverage_top1", "missing", "value_unstated")
 REGULARISATION = 10.0                 # sklearn's C (inverse strength)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
