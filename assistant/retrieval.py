@@ -336,14 +336,14 @@ def value_kinds_asked(question: str, words: ValueWords | None = None) -> set[str
 
 def value_kinds_stated(text: str, words: ValueWords | None = None) -> set[str]:
     """The kinds of value the numbers in ``text`` state: a number (digits, or a Chinese numeral that
-    ``cn_to_int`` reads) followed by a measure word, or "百分之" and a number (a ratio)."""
+    ``cn_to_int`` reads) followed by a measure word, or a fraction ("百分之十", "三分之二": a ratio)."""
     words = words or ValueWords.load()
     kinds: set[str] = set()
     for m in re.finditer(rf"({_NUMBER})({words.unit_pattern})", text):
         number = m.group(1)
         if number[0].isdigit() or number[0] in "０１２３４５６７８９" or cn_to_int(number) is not None:
             kinds.update(words.units[m.group(2)])
-    if re.search(rf"百分之{_NUMBER}", text):
+    if re.search(rf"(?:百|{_NUMBER})分之{_NUMBER}", text):         # 百分之十, 三分之二
         kinds.add("ratio")
     return kinds
 
@@ -399,6 +399,7 @@ class RefusalModel:
     intercept: float = 0.0
     threshold: float = 0.5
     fitted_on: str = ""
+    vetoes: tuple = ()                        # evidence that refuses by itself when it is 1 (value_unstated)
 
     @classmethod
     def load(cls, path: Path = REFUSAL_FILE) -> "RefusalModel":
@@ -410,9 +411,12 @@ class RefusalModel:
             raise BadInput(f"cannot read the answerability model {path}: {exc}") from None
         return cls(coef={k: float(v) for k, v in data.get("coef", {}).items() if k in EVIDENCE_FEATURES},
                    intercept=float(data.get("intercept", 0.0)), threshold=float(data.get("threshold", 0.5)),
-                   fitted_on=str(data.get("fitted_on", "")))
+                   fitted_on=str(data.get("fitted_on", "")),
+                   vetoes=tuple(v for v in data.get("vetoes", ()) if v in EVIDENCE_FEATURES))
 
     def probability(self, features: dict[str, float]) -> float:
+        if any(features.get(name, 0.0) >= 0.5 for name in self.vetoes):
+            return 0.0                        # e.g. asks for an amount and no best item states one
         if not self.coef:
             return 1.0
         logit = self.intercept + sum(w * features[name] for name, w in self.coef.items())

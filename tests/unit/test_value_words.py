@@ -11,11 +11,12 @@ from policy_assistant.retrieval import value_kinds_asked, value_kinds_stated, va
     ("补助一共有多少", {"number"}),
     ("考试几分及格", {"score"}),
     ("每节课几分钟", {"duration"}),
-    ("寒假什么时候放", {"date"}),
+    ("今年中考哪天考", {"date"}),
+    ("动产质权什么时候设立", set()),          # "when" is answered by a condition as often as by a date
     ("申请要多长时间", {"duration"}),
     ("学校有几个校区", {"count"}),
     ("How much is the fee?", {"amount"}),
-    ("When does it start?", {"date"}),
+    ("Which day does it start?", {"date"}),
     ("几乎所有学校都适用吗", set()),          # 几 without a measure word is not a question of quantity
     ("补助标准是什么", set()),                 # topic nouns do not ask for a value
 ])
@@ -24,7 +25,7 @@ def test_kinds_asked(question, kinds):
 
 
 def test_kinds_stated():
-    text = "每生每年资助2000元，处三年以下有期徒刑，不低于百分之十，自2025年3月1日起施行，每次60分钟，考试满分100分。"
+    text = "每生每年资助2000元，处三年以下有期徒刑，不低于百分之十，须三分之二以上同意，自2025年3月1日起施行，每次60分钟，考试满分100分。"
     assert value_kinds_stated(text) >= {"amount", "date", "duration", "ratio", "score"}
     assert value_kinds_stated("一是统一标准，二是加强管理。") == set()   # numerals without a measure word
 
