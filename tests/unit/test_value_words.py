@@ -37,3 +37,14 @@ def test_unstated_only_when_no_item_states_that_kind():
     assert value_unstated("考试几分及格", ["每次60分钟。"]) == 1.0        # a duration is not a score
     assert value_unstated("一共有多少", ["共设3所学校。"]) == 0.0        # a bare 多少: any stated value
     assert value_unstated("补助标准是什么", ["无"]) == 0.0                # asks for no value
+
+
+def test_shipped_model_refuses_on_the_veto_whatever_the_other_evidence():
+    from policy_assistant.retrieval import RefusalModel
+
+    model = RefusalModel.load()
+    assert "value_unstated" in model.vetoes
+    strong = {"dense_excess": 5.0, "bm25_excess": 5.0, "fused_excess": 5.0, "fused_margin": 5.0, "coverage": 1.0,
+              "coverage_top1": 1.0, "missing": 0.0, "terms": 2.0, "value_unstated": 0.0}
+    assert model.probability(strong) >= model.threshold
+    assert model.probability({**strong, "value_unstated": 1.0}) < model.threshold
