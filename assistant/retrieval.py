@@ -282,7 +282,84 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
 
 REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
 EVIDENCE_FEATURES = ("dense_excess", "bm25_excess", "fused_excess", "fused_margin", "coverage", "coverage_top1",
-                     "missing", "terms")
+                     "missing", "terms", "value_unstated")
+VALUE_WORDS_FILE = Path(__file__).resolve().parent / "data" / "value_words.tsv"
+_NUMBER = r"(?:[0-9０-９]+(?:[.．][0-9０-９]+)?|[零〇一二两三四五六七八九十百千万亿]+)"
+
+
+@dataclass(frozen=True)
+class ValueWords:
+    """The general interrogatives of quantity and time and the measure words (``data/value_words.tsv``)."""
+
+    asks: dict[str, str]
+    counters: tuple[str, ...]
+    units: dict[str, tuple[str, ...]]
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def load(cls, path: Path = VALUE_WORDS_FILE) -> "ValueWords":
+        asks, counters, units = {}, [], {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            kind, word, *rest = line.split("\t")
+            if kind == "ask":
+                asks[word.lower()] = rest[0]
+            elif kind == "counter":
+                counters.append(word)
+            elif kind == "unit":
+                units[word] = tuple(rest[0].split())
+            else:
+                raise ValueError(f"{path}: unknown line kind {kind!r}")
+        return cls(asks, tuple(counters), units)
+
+    @cached_property
+    def unit_pattern(self) -> str:
+        return "|".join(re.escape(u) for u in sorted(self.units, key=len, reverse=True))
+
+
+def value_kinds_asked(question: str, words: ValueWords | None = None) -> set[str]:
+    """The kinds of value (amount, date, duration, score, count, ...) ``question`` asks for; empty when
+    it asks for none. "几分" asks for a score, "几分钟" for a duration, a bare "多少" for any number."""
+    words = words or ValueWords.load()
+    text = question.lower()
+    kinds = {kind for word, kind in words.asks.items()
+             if (re.search(rf"\b{re.escape(word)}\b", text) if word.isascii() else word in text)}
+    for counter in words.counters:
+        for m in re.finditer(rf"{re.escape(counter)}(?:个)?({words.unit_pattern})?", text):
+            unit = m.group(1)
+            if unit is None and m.group(0) == counter and counter != "多少":
+                continue                                   # "几乎": 几 needs a measure word
+            kinds.update(words.units.get(unit or "", ()) or (("count",) if m.group(0).endswith("个") else ("number",)))
+    return kinds
+
+
+def value_kinds_stated(text: str, words: ValueWords | None = None) -> set[str]:
+    """The kinds of value the numbers in ``text`` state: a number (digits, or a Chinese numeral that
+    ``cn_to_int`` reads) followed by a measure word, or a fraction ("百分之十", "三分之二": a ratio)."""
+    words = words or ValueWords.load()
+    kinds: set[str] = set()
+    for m in re.finditer(rf"({_NUMBER})({words.unit_pattern})", text):
+        number = m.group(1)
+        if number[0].isdigit() or number[0] in "０１２３４５６７８９" or cn_to_int(number) is not None:
+            kinds.update(words.units[m.group(2)])
+    if re.search(rf"(?:百|{_NUMBER})分之{_NUMBER}", text):         # 百分之十, 三分之二
+        kinds.add("ratio")
+    return kinds
+
+
+def value_unstated(question: str, haystacks: Iterable[str], words: ValueWords | None = None) -> float:
+    """1.0 when the question asks for a kind of value and none of ``haystacks`` states a value of that
+    kind ("number" is met by any stated value); 0.0 otherwise."""
+    asked = value_kinds_asked(question, words)
+    if not asked:
+        return 0.0
+    stated: set[str] = set()
+    for hay in haystacks:
+        stated |= value_kinds_stated(hay, words)
+    if "number" in asked and stated:
+        return 0.0
+    return 0.0 if asked & stated else 1.0
 
 
 @lru_cache(maxsize=1)
@@ -322,6 +399,7 @@ class RefusalModel:
     intercept: float = 0.0
     threshold: float = 0.5
     fitted_on: str = ""
+    vetoes: tuple = ()                        # evidence that refuses by itself when it is 1 (value_unstated)
 
     @classmethod
     def load(cls, path: Path = REFUSAL_FILE) -> "RefusalModel":
@@ -333,9 +411,12 @@ class RefusalModel:
             raise BadInput(f"cannot read the answerability model {path}: {exc}") from None
         return cls(coef={k: float(v) for k, v in data.get("coef", {}).items() if k in EVIDENCE_FEATURES},
                    intercept=float(data.get("intercept", 0.0)), threshold=float(data.get("threshold", 0.5)),
-                   fitted_on=str(data.get("fitted_on", "")))
+                   fitted_on=str(data.get("fitted_on", "")),
+                   vetoes=tuple(v for v in data.get("vetoes", ()) if v in EVIDENCE_FEATURES))
 
     def probability(self, features: dict[str, float]) -> float:
+        if any(features.get(name, 0.0) >= 0.5 for name in self.vetoes):
+            return 0.0                        # e.g. asks for an amount and no best item states one
         if not self.coef:
             return 1.0
         logit = self.intercept + sum(w * features[name] for name, w in self.coef.items())
@@ -471,7 +552,9 @@ def evidence_features(corpus: "Corpus", query: Query, features: dict[str, np.nda
     - coverage / coverage_top1: the IDF-weighted share of the question's content words that occur together
       in one of the three best items / in the best item, weighted by jieba's general IDF (not the corpus's:
       its meaning must not change with the corpus); missing: the most specific question word none of the
-      three best items has; terms: how many content words the question has (log)."""
+      three best items has; terms: how many content words the question has (log);
+    - value_unstated: 1 when the question asks for a kind of value (``data/value_words.tsv``) that none of
+      the three best items states, else 0."""
     allowed = int(mask.sum())
     chance = expected_max_z(allowed)
     top = order[0] if order else None
@@ -500,6 +583,8 @@ def evidence_features(corpus: "Corpus", query: Query, features: dict[str, np.nda
     absent = [w for term, w in zip(terms, weights) if not any(term in hay for hay in best)]
     out["missing"] = max(absent, default=0.0) / _general_idf()[2]
     out["terms"] = float(np.log1p(len(terms)))
+    # the question asks for a value (an amount, a date, a duration ...) and no best item states one of that kind
+    out["value_unstated"] = value_unstated(query.text, best)
     return out
 
 
