@@ -63,10 +63,10 @@ STARD_ARGS  ?=
 bench-stard: $(VENV)/.bench    ## STARD train split over the 133 cited laws (--full: all 1,297): ours vs BM25, dense, LlamaIndex
 	$(PY) -m policy_assistant.eval.stard bench --data $(STARD) --index-dir $(STARD_INDEX)/$(if $(findstring --full,$(STARD_ARGS)),full,cited) --out artifacts/stard.json $(STARD_ARGS)
 
-fit-ranker: setup              ## re-fit the ranking model on STARD's train split (fit part) -> assistant/data/ranker.json
+fit-ranker: $(VENV)/.bench           ## re-fit the ranking model on STARD's train split (fit part) -> assistant/data/ranker.json
 	$(PY) -m policy_assistant.eval.stard_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
 
-fit-refusal: setup             ## re-fit the answerability model -> assistant/data/refusal.json
+fit-refusal: $(VENV)/.bench           ## re-fit the answerability model -> assistant/data/refusal.json
 	$(PY) -m policy_assistant.eval.refusal_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
 
 SCALE_ARGS ?=
