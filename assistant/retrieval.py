@@ -43,7 +43,7 @@ from policy_assistant.seams import Retrieval
 from policy_assistant.core.text import query_terms, search_tokens
 
 CANDIDATES = 40           # dense candidates taken from Chroma before fusion
-DENSE_WEIGHT = 0.6        # fusion weights, calibrated on the dev set (eval/calibrate.py)
+DENSE_WEIGHT = 0.6        # the fallback weights when data/ranker.json is missing (the old dev-set choice)
 BM25_WEIGHT = 0.4
 MAX_HITS = 8              # hits handed to the answer generator
 MAX_TOP_K = 200           # the most hits a caller may ask for (`--top-k`)
