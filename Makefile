@@ -75,7 +75,6 @@ bench-scale: $(VENV)/.bench    ## build, kill+resume, serve and load a law libra
 
 calibrate: setup               ## the support check's agreement with the hand-labelled pairs
 	$(PY) -m policy_assistant.eval.calibrate
-	$(PY) -m policy_assistant.eval.tune_retrieval
 
 clean:
 	rm -rf .policy-index artifacts .pytest_cache

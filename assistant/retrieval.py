@@ -747,18 +747,6 @@ def _states(item: Item, fact: str) -> bool:
     return bool(core) and core in item.text
 
 
-def fuse(dense: np.ndarray, bm25: np.ndarray, mask: np.ndarray,
-         dense_weight: float = DENSE_WEIGHT, bm25_weight: float = BM25_WEIGHT) -> np.ndarray:
-    """Weighted sum of standardised scores. Items outside the dense candidates get the weakest dense score."""
-    finite = np.isfinite(dense) & mask
-    if not finite.any():
-        return np.where(mask, _standardise(bm25, mask), -np.inf)
-    floor = float(np.nanmin(dense[finite]))
-    dense_filled = np.where(finite, dense, floor)
-    fused = dense_weight * _standardise(dense_filled, mask) + bm25_weight * _standardise(bm25, mask)
-    return np.where(mask, fused, -np.inf)
-
-
 def top_indices(scores: np.ndarray, mask: np.ndarray, k: int) -> list[int]:
     """The ``k`` best allowed, finite scores, best first: O(n) in numpy, not a Python loop over every item."""
     allowed = np.flatnonzero(mask & np.isfinite(scores))
