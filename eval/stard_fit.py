@@ -125,8 +125,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
     fit_ids = {r["id"] for r in fit}
     fit_idx = [i for i, r in enumerate(rows) if r["id"] in fit_ids]
     val_idx = [i for i, r in enumerate(rows) if r["id"] not in fit_ids]
-    doc_fit, doc_val = stard.split_by_document(rows)
-    doc_fit_ids, doc_val_ids = {r["id"] for r in doc_fit}, {r["id"] for r in doc_val}
+    _, doc_val = stard.split_by_document(rows)
+    doc_val_ids = {r["id"] for r in doc_val}
 
     def figures(model, idx):
         sub = stard.Prepared(prepared.corpus, [rows[i] for i in idx], prepared.vectors[idx])

@@ -7,7 +7,7 @@ innermost numbered unit that carries body text), with its full hierarchy.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass
