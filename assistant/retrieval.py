@@ -129,16 +129,22 @@ class Corpus:
             out.append(name if len(name) >= 3 else "")
         return out
 
-    def named_docs(self, text: str) -> list[str]:
-        """The documents the question names by title ("劳动合同法第十条"), the longest name first; a name
-        inside a longer named one (劳动法 in 劳动合同法) does not count."""
-        found = [(title, doc) for title, doc in zip(self.short_titles, self.docs) if title and title in text]
+    def named_docs(self, text: str, by_series: bool = False) -> list[str]:
+        """The documents the question names by title ("劳动合同法第十条", "《不动产登记暂行条例》还有效吗"), the longest
+        name first; a name inside a longer named one (劳动法 in 劳动合同法) does not count. With ``by_series``,
+        when no title is named, every edition of a series the question names ("教育工作要点还有效吗")."""
+        asked = normalise_title(text)
+        found = [(name, doc) for name, doc in zip(map(normalise_title, self.short_titles), self.docs)
+                 if name and name in asked]
         found.sort(key=lambda pair: -len(pair[0]))
         kept: list[tuple[str, str]] = []
-        for title, doc in found:
-            if not any(title in longer and title != longer for longer, _ in kept):
-                kept.append((title, doc))
-        return [doc for _, doc in kept]
+        for name, doc in found:
+            if not any(name in longer and name != longer for longer, _ in kept):
+                kept.append((name, doc))
+        if kept or not by_series:
+            return [doc for _, doc in kept]
+        return [doc for doc, info in self.docs.items()
+                if len(name := normalise_title(info.series.split("\x00")[-1])) >= 4 and name in asked]
 
     @cached_property
     def haystacks(self) -> list[str]:
@@ -654,7 +660,7 @@ class HybridRetriever:
 
     def _validity_question(self, query: Query, docs: list[str] | None) -> Retrieval:
         """"这个文件还有效吗": the document named (or best matched), the item that states its status first."""
-        named = named_docs(query.question, self.corpus)
+        named = self.corpus.named_docs(query.question, by_series=True)
         scope = [doc for doc in named if docs is None or doc in docs] or named     # the edition the year words pick
         found = self._search(query, [query.doc] if query.doc else (scope or docs), top_k=MAX_HITS, prefer_in_force=False)
         if not found.hits:
@@ -729,16 +735,6 @@ def in_force_first(hits: list[Hit], corpus: Corpus, margin: float = IN_FORCE_MAR
         return hits
     lead = next((hit for hit in hits if corpus.in_force(hit.item.doc) and hits[0].score - hit.score <= margin), None)
     return hits if lead is None else [lead] + [hit for hit in hits if hit is not lead]
-
-
-def named_docs(question: str, corpus: Corpus) -> list[str]:
-    """Documents whose title (or series) the question names, e.g. "《不动产登记暂行条例》还有效吗"."""
-    asked = normalise_title(question)
-    named = [doc for doc, info in corpus.docs.items() if info.title and normalise_title(info.title) in asked]
-    if not named:
-        named = [doc for doc, info in corpus.docs.items() if len(info.series) >= 4 and normalise_title(info.series.split("\x00")[-1]) in asked]
-    titles = {doc: normalise_title(corpus.docs[doc].title) for doc in named}
-    return [doc for doc in named if not any(titles[doc] != other and titles[doc] in other for other in titles.values())]
 
 
 def _states(item: Item, fact: str) -> bool:

@@ -3,6 +3,8 @@
 ``running(settings, assistant)`` is a context manager that builds the app with
 ``ui.server.create_app``, runs uvicorn in a daemon thread, waits until it
 listens and yields the base URL. Only loopback is used. It checks nothing.
+``ask_in_page(page, question, n)`` sends a question in the chat page (Playwright) and
+waits for the n-th answer to be final.
 """
 from __future__ import annotations
 
@@ -41,3 +43,12 @@ def running(settings, assistant, timeout: float = 30.0):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def ask_in_page(page, question: str, bot_count: int):
+    """Type and send; wait until the bot message number ``bot_count`` is final (its sources or refusal shown)."""
+    page.fill("#pa-question textarea", question)
+    page.keyboard.press("Enter")
+    last = page.locator("#pa-chat .bot-row").nth(bot_count - 1)
+    last.locator(".pa-final").wait_for(state="attached", timeout=30_000)
+    return last

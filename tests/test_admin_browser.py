@@ -17,11 +17,11 @@ from policy_assistant.index.embedders import make_embedder
 
 try:
     from tests.fixtures_docs import write_docx, write_pdf
-    from tests.servers import running
+    from tests.servers import ask_in_page, running
     from tests.test_admin import FITNESS, SCHOOL_BUS
 except ImportError:  # tests/ run as a rootdir-less folder
     from fixtures_docs import write_docx, write_pdf
-    from servers import running
+    from servers import ask_in_page, running
     from test_admin import FITNESS, SCHOOL_BUS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,14 +54,6 @@ def shoot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / name), full_page=True)
     assert (SHOTS / name).stat().st_size > 10_000
-
-
-def ask(page, question: str, bot_count: int):
-    page.fill("#pa-question textarea", question)
-    page.keyboard.press("Enter")
-    last = page.locator("#pa-chat .bot-row").nth(bot_count - 1)
-    last.locator(".pa-final").wait_for(state="attached", timeout=30_000)
-    return last
 
 
 def log_in(context, base: str, password: str = "correct horse"):
@@ -104,7 +96,7 @@ def test_console_upload_cite_delete_and_feedback(browser, site):
         chat = context.new_page()
         chat.goto(base + "/")
         chat.wait_for_selector("#pa-question textarea")
-        answer = ask(chat, QUESTION, 1)
+        answer = ask_in_page(chat, QUESTION, 1)
         assert "[第1条]" in answer.inner_text() and "校车" in answer.inner_text()
         answer.locator(".pa-cite").first.click()
         link = answer.locator("details.pa-source a.pa-doc-link").first
@@ -126,7 +118,7 @@ def test_console_upload_cite_delete_and_feedback(browser, site):
         admin.wait_for_selector("#doc-status.ok")
         admin.wait_for_function("() => document.querySelectorAll('#docs tbody tr').length === 2")
 
-        refused = ask(chat, QUESTION, 2)
+        refused = ask_in_page(chat, QUESTION, 2)
         assert "文件中没有找到相关规定" in refused.inner_text()
         chat.locator("#pa-chat").locator(DISLIKE).nth(1).click()               # one per answer, in order
         chat.wait_for_selector("#pa-reason textarea, #pa-reason input")
@@ -168,7 +160,7 @@ def test_console_at_phone_width(browser, site):
         chat = context.new_page()
         chat.goto(base + "/")
         chat.wait_for_selector("#pa-question textarea")
-        ask(chat, "学前教育今年有什么要求", 1)
+        ask_in_page(chat, "学前教育今年有什么要求", 1)
         chat.locator("#pa-chat").locator(DISLIKE).first.click()
         reason = chat.locator("#pa-reason textarea, #pa-reason input").first
         reason.wait_for(state="visible")

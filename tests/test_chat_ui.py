@@ -5,9 +5,7 @@ English labels, phone width, and no script injection from questions or policy fi
 Screenshots go to artifacts/screenshots/."""
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -20,9 +18,9 @@ from policy_assistant.ui import render
 from policy_assistant.ui.conversations import ConversationLog
 
 try:
-    from tests.servers import running
+    from tests.servers import ask_in_page, running
 except ImportError:  # tests/ run as a rootdir-less folder
-    from servers import running
+    from servers import ask_in_page, running
 
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "artifacts" / "screenshots"
@@ -186,15 +184,6 @@ def open_page(browser, contexts, base: str, **options):
     page.goto(base + "/")
     page.wait_for_selector("#pa-question textarea")
     return page, outside
-
-
-def ask_in_page(page, question: str, bot_count: int):
-    """Type and send; wait until the bot message number ``bot_count`` is final (its sources or refusal shown)."""
-    page.fill("#pa-question textarea", question)
-    page.keyboard.press("Enter")
-    last = page.locator("#pa-chat .bot-row").nth(bot_count - 1)
-    last.locator(".pa-final").wait_for(state="attached", timeout=30_000)
-    return last
 
 
 def shoot(page, name: str) -> Path:
