@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: setup setup-dev ask chat serve test test-fast eval bench bench-scale calibrate clean bench-stard fit-ranker fit-refusal
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench bench-scale calibrate clean bench-stard fit-ranker fit-refusal fit-lay-terms
 
 $(VENV)/.core: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the dependencies (first run only: about a minute)…"
@@ -65,6 +65,9 @@ bench-stard: $(VENV)/.bench    ## STARD train split over the 133 cited laws (--f
 
 fit-ranker: $(VENV)/.bench           ## re-fit the ranking model on STARD's train split (fit part) -> assistant/data/ranker.json
 	$(PY) -m policy_assistant.eval.stard_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
+
+fit-lay-terms: $(VENV)/.bench        ## re-learn the everyday-word -> statute-word expansion on STARD's train split (fit part) -> assistant/data/lay_terms.tsv
+	$(PY) -m policy_assistant.eval.lay_terms_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
 
 fit-refusal: $(VENV)/.bench           ## re-fit the answerability model -> assistant/data/refusal.json
 	$(PY) -m policy_assistant.eval.refusal_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited

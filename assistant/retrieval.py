@@ -5,8 +5,9 @@
   sharing one Chroma server agree; ``save_corpus``/``load_corpus`` keep the
   derived tables on disk per generation, so that start-up does not re-derive them.
 - ``HybridRetriever.run(query)``: direct lookups ("第12条", "第五部分") come from the
-  item tables; everything else is dense (every item's cosine, in memory) + BM25,
-  fused by a weighted sum of per-query features (``RankModel``, weights in
+  item tables; everything else is dense (every item's cosine, in memory) + BM25
+  (the question's terms plus the statute words its everyday words point to,
+  ``LayTerms`` in ``data/lay_terms.tsv``, ``lexical_scores``), fused by a weighted sum of per-query features (``RankModel``, weights in
   ``data/ranker.json``: each score as a share of the best item's lead over the median,
   so a weight means the same over 30 items and 11k articles), one hit per item.
 - Editions: "今年" or no year means the newest edition in force (not later than
@@ -284,6 +285,100 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
         named = np.array([bool(title) and title in question for title in corpus.short_titles], dtype=np.float64)
         out["title_named"] = named[corpus.doc_ids]
     return out
+
+
+LAY_TERMS_FILE = Path(__file__).resolve().parent / "data" / "lay_terms.tsv"
+
+
+@dataclass(frozen=True)
+class LayTerms:
+    """The statute words a question's everyday words point to ("老公" → 配偶, "辞退" → 解除劳动合同).
+
+    Learned from STARD's train pairs (question words against the words of the articles that answer them,
+    ``eval/lay_terms_fit.py``, ``make fit-lay-terms``) and shipped in ``data/lay_terms.tsv``: one line per
+    (everyday word, statute word, association), the weight of the expansion in a ``# weight:`` header line.
+    The table names no corpus's entities: its keys are the words people ask with, so it applies to any
+    corpus; a word it does not know expands to nothing. A question word the documents themselves use in
+    more than ``max_share`` of their items is taken as the documents' own word and not translated (a share,
+    so it means the same over 30 items and 11k articles: "学校" in an education plan stays 学校)."""
+
+    table: dict = field(default_factory=dict)
+    weight: float = 0.0
+    max_share: float = 1.0
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = LAY_TERMS_FILE) -> "LayTerms":
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return cls()
+        except OSError as exc:
+            raise BadInput(f"cannot read the lay-term table {path}: {exc}") from None
+        table: dict[str, list[tuple[str, float]]] = {}
+        header: dict[str, str] = {}
+        for number, line in enumerate(lines, 1):
+            if line.startswith("#"):
+                key, _, value = line[1:].partition(":")
+                header[key.strip()] = value.strip()
+                continue
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            try:
+                lay, statute, association = parts[0], parts[1], float(parts[2])
+            except (IndexError, ValueError):
+                raise BadInput(f"{path}, line {number}: expected 'word<TAB>statute word<TAB>number'") from None
+            table.setdefault(lay, []).append((statute, association))
+        try:
+            weight, max_share = float(header.get("weight", 0.0)), float(header.get("max_share", 1.0))
+        except ValueError:
+            raise BadInput(f"{path}: the '# weight:' or '# max_share:' line is not a number") from None
+        return cls(table, weight, max_share, header.get("fitted_on", ""))
+
+    def expand(self, terms: list[str]) -> dict[str, float]:
+        """The statute words ``terms`` point to, with shares summing to 1 (none the question already has)."""
+        shares: dict[str, float] = {}
+        for term in terms:
+            for statute, association in self.table.get(term, ()):
+                if statute not in terms:
+                    shares[statute] = shares.get(statute, 0.0) + association
+        total = sum(shares.values())
+        return {word: share / total for word, share in shares.items()} if total > 0 else {}
+
+
+@lru_cache(maxsize=1)
+def default_lay_terms() -> LayTerms:
+    return LayTerms.load()
+
+
+def lexical_parts(corpus: "Corpus", text: str, lay_terms: LayTerms | None = None,
+                  expand: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Per item: BM25 of the question's own terms, and BM25 of the statute words its everyday words point
+    to (each word weighted by its share, ``LayTerms.expand``; zeros when not ``expand``)."""
+    terms = query_terms(text)
+    own = _bm25(corpus, terms)
+    expanded = np.zeros(len(corpus.items))
+    if expand:
+        lay_terms = lay_terms or default_lay_terms()
+        limit = lay_terms.max_share * len(corpus.items)
+        foreign = [term for term in terms if lay_terms.max_share >= 1.0 or corpus.frequency(term) <= limit]
+        for word, share in lay_terms.expand(foreign).items():
+            if word not in terms:
+                expanded += share * _bm25(corpus, [word])
+    return own, expanded
+
+
+def lexical_scores(corpus: "Corpus", text: str, lay_terms: LayTerms | None = None) -> np.ndarray:
+    """The BM25 side of the search: the question's terms plus the weighted lay-term expansion."""
+    lay_terms = lay_terms or default_lay_terms()
+    own, expanded = lexical_parts(corpus, text, lay_terms, expand=bool(lay_terms.weight))
+    return own + lay_terms.weight * expanded
+
+
+def _bm25(corpus: "Corpus", words: list[str]) -> np.ndarray:
+    tokens = [token for word in words for token in search_tokens(word)]
+    return corpus.bm25.get_scores(tokens) if tokens else np.zeros(len(corpus.items))
 
 
 REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
@@ -654,8 +749,7 @@ class HybridRetriever:
                 index = self.corpus.by_key.get(key)
                 if index is not None:
                     dense[index] = cosine
-        terms = [token for term in query_terms(query.text) for token in search_tokens(term)]
-        bm25 = self.corpus.bm25.get_scores(terms) if terms else np.zeros(len(self.corpus.items))
+        bm25 = lexical_scores(self.corpus, query.text)
         return dense, np.where(mask, bm25, 0.0), mask, vector
 
     def _validity_question(self, query: Query, docs: list[str] | None) -> Retrieval:

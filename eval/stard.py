@@ -35,7 +35,7 @@ import numpy as np
 
 from policy_assistant.core.errors import AssistantError, BadInput
 from policy_assistant.core.settings import Settings
-from policy_assistant.core.text import query_terms, search_tokens
+from policy_assistant.core.text import search_tokens
 from policy_assistant.eval.metrics import mean_pair_recall, norm_doc, pair_recall, percentile
 from policy_assistant.eval.runner import load_dataset, write_jsonl
 
@@ -179,11 +179,10 @@ class Prepared:
 
     @cached_property
     def bm25(self) -> list[np.ndarray]:
-        out = []
-        for row in self.rows:
-            terms = [token for term in query_terms(row["question"]) for token in search_tokens(term)]
-            out.append(self.corpus.bm25.get_scores(terms) if terms else np.zeros(len(self.corpus.items)))
-        return out
+        """Per question, the retriever's BM25 side (``retrieval.lexical_scores``, the shipped lay terms)."""
+        from policy_assistant.retrieval import lexical_scores
+
+        return [lexical_scores(self.corpus, row["question"]) for row in self.rows]
 
     @cached_property
     def dense(self) -> np.ndarray:
