@@ -21,7 +21,6 @@ What it does not do
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections import Counter, defaultdict
@@ -29,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_assistant.core.errors import AssistantError
 from policy_assistant.core.settings import Settings
 from policy_assistant.core.text import content_tokens, query_terms
 from policy_assistant.eval import stard
@@ -158,18 +156,7 @@ def write_table(out: Path, best: dict, plain: dict, fit: int, validation: int, b
 def main(argv: list[str] | None = None) -> int:
     from policy_assistant.retrieval import LAY_TERMS_FILE
 
-    parser = argparse.ArgumentParser(prog="python -m policy_assistant.eval.lay_terms_fit",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="STARD's benchmark folder (laws/, train.jsonl)")
-    parser.add_argument("--index-dir", type=Path, default=Path(".stard-index") / "cited")
-    parser.add_argument("--out", type=Path, default=LAY_TERMS_FILE)
-    parser.add_argument("--from-cache", action="store_true", help="do not build: the laws the passage cache holds")
-    args = parser.parse_args(argv)
-    try:
-        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out, build=not args.from_cache)
-    except AssistantError as exc:
-        print(f"lay_terms_fit: {exc.message}", file=sys.stderr)
-        return 2
+    return stard.fit_main("lay_terms_fit", __doc__.split("\n")[0], run, LAY_TERMS_FILE, argv)
 
 
 if __name__ == "__main__":

@@ -372,6 +372,22 @@ def plot(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def fit_main(module: str, description: str, run, default_out: Path, argv: list[str] | None = None) -> int:
+    """The command line the STARD fits share (``--data``, ``--index-dir``, ``--out``, ``--from-cache``):
+    ``run(data, settings, out, build=...)`` with errors as one line and exit code 2."""
+    parser = argparse.ArgumentParser(prog=f"python -m policy_assistant.eval.{module}", description=description)
+    parser.add_argument("--data", type=Path, required=True, help="STARD's benchmark folder (laws/, train.jsonl)")
+    parser.add_argument("--index-dir", type=Path, default=Path(".stard-index") / "cited")
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--from-cache", action="store_true", help="do not build: the laws the passage cache holds")
+    args = parser.parse_args(argv)
+    try:
+        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out, build=not args.from_cache)
+    except AssistantError as exc:
+        print(f"{module}: {exc.message}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policy_assistant.eval.stard", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["bench", "index"])

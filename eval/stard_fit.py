@@ -15,7 +15,6 @@ What it does not do
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_assistant.core.errors import AssistantError
 from policy_assistant.core.settings import Settings
 from policy_assistant.eval import stard
 from policy_assistant.eval.metrics import norm_doc, norm_label
@@ -184,17 +182,7 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
 def main(argv: list[str] | None = None) -> int:
     from policy_assistant.retrieval import RANKER_FILE
 
-    parser = argparse.ArgumentParser(prog="python -m policy_assistant.eval.stard_fit", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="STARD's benchmark folder (laws/, train.jsonl)")
-    parser.add_argument("--index-dir", type=Path, default=Path(".stard-index") / "cited")
-    parser.add_argument("--out", type=Path, default=RANKER_FILE)
-    parser.add_argument("--from-cache", action="store_true", help="do not build: the laws the passage cache holds")
-    args = parser.parse_args(argv)
-    try:
-        return run(args.data, Settings.load({"index_dir": args.index_dir}), args.out, build=not args.from_cache)
-    except AssistantError as exc:
-        print(f"stard_fit: {exc.message}", file=sys.stderr)
-        return 2
+    return stard.fit_main("stard_fit", __doc__.split("\n")[0], run, RANKER_FILE, argv)
 
 
 if __name__ == "__main__":
