@@ -6,8 +6,9 @@
   derived tables on disk per generation, so that start-up does not re-derive them.
 - ``HybridRetriever.run(query)``: direct lookups ("第12条", "第五部分") come from the
   item tables; everything else is dense (every item's cosine, in memory) + BM25
-  (the question's terms plus the statute words its everyday words point to,
-  ``LayTerms`` in ``data/lay_terms.tsv``, ``lexical_scores``), fused by a weighted sum of per-query features (``RankModel``, weights in
+  (the question's terms plus the statute words its everyday words point to:
+  ``LayTerms`` in ``data/lay_terms.tsv``, ``lexical_scores``), fused by a weighted
+  sum of per-query features (``RankModel``, weights in
   ``data/ranker.json``: each score as a share of the best item's lead over the median,
   so a weight means the same over 30 items and 11k articles), one hit per item.
 - Editions: "今年" or no year means the newest edition in force (not later than
@@ -292,7 +293,7 @@ LAY_TERMS_FILE = Path(__file__).resolve().parent / "data" / "lay_terms.tsv"
 
 @dataclass(frozen=True)
 class LayTerms:
-    """The statute words a question's everyday words point to ("老公" → 配偶, "辞退" → 解除劳动合同).
+    """The statute words a question's everyday words point to ("辞退" → 解除, 劳动合同, 用人单位 …).
 
     Learned from STARD's train pairs (question words against the words of the articles that answer them,
     ``eval/lay_terms_fit.py``, ``make fit-lay-terms``) and shipped in ``data/lay_terms.tsv``: one line per
