@@ -81,34 +81,25 @@ def association_table(counts, min_support: int, top: int, min_lift: float, vocab
 
 
 def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=print) -> int:
-    from policy_assistant.index.embedders import make_embedder
     from policy_assistant.retrieval import LayTerms, default_rank_model, lexical_parts
 
-    corpus, left_out = stard.open_corpus(data, settings, False, build, echo)
-    rows = stard.covered(stard.load_train(data), corpus)
-    fit, _ = stard.split_questions(rows)
-    prepared = stard.prepare(settings, rows, corpus, make_embedder(settings.embed_model, settings.embed_threads), echo)
-    fit_ids = {r["id"] for r in fit}
-    fit_idx = [i for i, r in enumerate(rows) if r["id"] in fit_ids]
-    val_idx = [i for i, r in enumerate(rows) if r["id"] not in fit_ids]
+    prepared, _, fit_idx, val_idx = stard.prepared_train(data, settings, build, echo)
+    corpus, rows = prepared.corpus, prepared.rows
     counts = cooccurrence(prepared, fit_idx)
     vocabulary = set(corpus.bm25.vocab_dict)
     model = default_rank_model()
     own = [lexical_parts(corpus, row["question"], expand=False)[0] for row in rows]
 
     def figures(lay: LayTerms, indices: list[int] = val_idx) -> dict:
-        sub = stard.Prepared(corpus, [rows[i] for i in indices], prepared.vectors[indices])
-        sub.__dict__["dense"] = prepared.dense[indices]
-        sub.__dict__["bm25"] = [own[i] + lay.weight * lexical_parts(corpus, rows[i]["question"], lay)[1]
-                                if lay.weight else own[i] for i in indices]
+        sub = prepared.subset(indices, [own[i] + lay.weight * lexical_parts(corpus, rows[i]["question"], lay)[1]
+                                        if lay.weight else own[i] for i in indices])
         return stard.recall_of(sub, stard.model_rankings(sub, model))
 
     # the check by document: each setting also learned from the questions that cite none of the held-out laws
     # and scored on the questions that cite only those (does the mapping carry over to laws it never saw?)
     doc_fit, doc_val = stard.split_by_document(rows)
-    doc_fit_ids, doc_val_ids = {r["id"] for r in doc_fit}, {r["id"] for r in doc_val}
-    doc_val_idx = [i for i, r in enumerate(rows) if r["id"] in doc_val_ids]
-    doc_counts = cooccurrence(prepared, [i for i, r in enumerate(rows) if r["id"] in doc_fit_ids])
+    doc_val_idx = stard.positions(rows, doc_val)
+    doc_counts = cooccurrence(prepared, stard.positions(rows, doc_fit))
     echo(f"fit {len(fit_idx)} questions ({len(counts[0])} distinct question words), validation {len(val_idx)}; "
          f"by document: fit {len(doc_fit)}, validation {len(doc_val_idx)}")
     best = {"name": "no expansion", "table": {}, "weight": 0.0, "validation": figures(LayTerms()),

@@ -188,6 +188,13 @@ class Prepared:
     def dense(self) -> np.ndarray:
         return self.vectors @ self.corpus.vectors.T
 
+    def subset(self, indices: list[int], bm25: list[np.ndarray] | None = None) -> "Prepared":
+        """These questions only (their vectors, dense scores and BM25 sides; ``bm25`` replaces the latter)."""
+        sub = Prepared(self.corpus, [self.rows[i] for i in indices], self.vectors[indices])
+        sub.__dict__["dense"] = self.dense[indices]
+        sub.__dict__["bm25"] = bm25 if bm25 is not None else [self.bm25[i] for i in indices]
+        return sub
+
     def refs(self, order) -> list[dict]:
         return [{"doc": self.corpus.items[i].doc, "item": self.corpus.items[i].item,
                  "path": list(self.corpus.items[i].path)} for i in order]
@@ -196,6 +203,24 @@ class Prepared:
 def prepare(settings: Settings, rows: list[dict], corpus, embedder, echo=print) -> Prepared:
     vectors = question_vectors([r["question"] for r in rows], embedder, settings.embed_cache_path, echo)
     return Prepared(corpus, rows, vectors)
+
+
+def positions(rows: list[dict], chosen: list[dict]) -> list[int]:
+    """Where the ``chosen`` rows (by id) stand in ``rows``."""
+    ids = {r["id"] for r in chosen}
+    return [i for i, r in enumerate(rows) if r["id"] in ids]
+
+
+def prepared_train(data: Path, settings: Settings, build: bool, echo=print):
+    """What the STARD fits start from: (the train questions over the cited laws, prepared; laws left out;
+    the fit part's and the validation part's positions, ``split_questions``)."""
+    from policy_assistant.index.embedders import make_embedder
+
+    corpus, left_out = open_corpus(data, settings, False, build, echo)
+    rows = covered(load_train(data), corpus)
+    fit, validation = split_questions(rows)
+    prepared = prepare(settings, rows, corpus, make_embedder(settings.embed_model, settings.embed_threads), echo)
+    return prepared, left_out, positions(rows, fit), positions(rows, validation)
 
 
 def open_corpus(data: Path, settings: Settings, full: bool, build: bool, echo=print):

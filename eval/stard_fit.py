@@ -113,23 +113,14 @@ def fit_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=print) -> int:
-    from policy_assistant.index.embedders import make_embedder
     from policy_assistant.retrieval import RankModel
 
-    corpus, left_out = stard.open_corpus(data, settings, False, build, echo)
-    rows = stard.covered(stard.load_train(data), corpus)
-    fit, validation = stard.split_questions(rows)
-    prepared = stard.prepare(settings, rows, corpus, make_embedder(settings.embed_model, settings.embed_threads), echo)
-    fit_ids = {r["id"] for r in fit}
-    fit_idx = [i for i, r in enumerate(rows) if r["id"] in fit_ids]
-    val_idx = [i for i, r in enumerate(rows) if r["id"] not in fit_ids]
+    prepared, left_out, fit_idx, val_idx = stard.prepared_train(data, settings, build, echo)
+    corpus, rows = prepared.corpus, prepared.rows
     _, doc_val = stard.split_by_document(rows)
-    doc_val_ids = {r["id"] for r in doc_val}
 
     def figures(model, idx):
-        sub = stard.Prepared(prepared.corpus, [rows[i] for i in idx], prepared.vectors[idx])
-        sub.__dict__["dense"] = prepared.dense[idx]
-        sub.__dict__["bm25"] = [prepared.bm25[i] for i in idx]
+        sub = prepared.subset(idx)
         return stard.recall_of(sub, stard.model_rankings(sub, model))
 
     echo(f"fit {len(fit_idx)} questions, validation {len(val_idx)}")
@@ -162,7 +153,7 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
         best = results[0]
     chosen = RankModel(weights=best["weights"], prf_weight=best["prf_weight"], prf_depth=best["prf_depth"])
     # the check by document: the chosen weights on questions that cite only held-out laws, against the plain sum
-    doc_val_idx = [i for i, r in enumerate(rows) if r["id"] in doc_val_ids]
+    doc_val_idx = stard.positions(rows, doc_val)
     by_document = {"questions": len(doc_val_idx), "chosen": figures(chosen, doc_val_idx),
                    "shipped": figures(base, doc_val_idx)}
     echo(f"by document ({len(doc_val_idx)} questions citing only held-out laws): {by_document}")

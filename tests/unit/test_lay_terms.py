@@ -64,7 +64,7 @@ def test_associations_need_support_and_lift():
 
 def test_the_shipped_table_parses():
     lay = LayTerms.load(LAY_TERMS_FILE)
-    assert lay.weight >= 0.0
+    assert lay.table and lay.weight > 0.0 and 0.0 < lay.max_share <= 1.0       # shipped, not the empty fallback
     assert all(isinstance(y, str) and a > 0 for pairs in lay.table.values() for y, a in pairs)
 
 
