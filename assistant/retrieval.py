@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -37,7 +37,7 @@ from typing import Iterable
 import numpy as np
 
 from policy_assistant.core.errors import BadInput
-from policy_assistant.core.model import Hit, Item, Validity
+from policy_assistant.core.model import Hit, Item, Validity, norm_doc, norm_label
 from policy_assistant.core.numerals import cn_to_int
 from policy_assistant.index.validity import asks_validity, normalise_title, series_of
 from policy_assistant.query import Query
@@ -204,7 +204,7 @@ class Corpus:
 
 RANKER_FILE = Path(__file__).resolve().parent / "data" / "ranker.json"
 FEATURES = ("dense", "bm25", "dense_scaled", "bm25_scaled", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense",
-            "title_named")
+            "title_named", "memory")
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,8 @@ def default_rank_model() -> RankModel:
 
 
 def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.ndarray, bm25: np.ndarray,
-                  question: str, mask: np.ndarray, model: RankModel) -> dict[str, np.ndarray]:
+                  question: str, mask: np.ndarray, model: RankModel,
+                  memory: "QuestionMemory | None" = None) -> dict[str, np.ndarray]:
     """Per item, features standardised over the allowed items (so they mean the same at any corpus size).
 
     - dense / bm25: the question against the item (dense NaN outside the candidates gets the weakest score);
@@ -252,7 +253,9 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     - prf_dense: the question vector moved towards its best items (Rocchio feedback), against the item;
     - doc_dense / doc_bm25: the best item score of the item's document (document-level evidence);
     - neighbour_dense: the better dense score of the items right before and after it;
-    - title_named: 1 when the question names the item's document ("劳动合同法…").
+    - title_named: 1 when the question names the item's document ("劳动合同法…");
+    - memory: the share of the nearest earlier questions' weight that votes for the item
+      (``QuestionMemory.votes``; 0 everywhere without a memory or when the corpus holds none of its answers).
     """
     finite = np.isfinite(dense) & mask
     floor = float(np.nanmin(dense[finite])) if finite.any() else 0.0
@@ -285,6 +288,9 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     if "title_named" in wanted:
         named = np.array([bool(title) and title in question for title in corpus.short_titles], dtype=np.float64)
         out["title_named"] = named[corpus.doc_ids]
+    if "memory" in wanted:
+        votes = memory.votes(corpus, query_vector) if memory is not None and query_vector is not None else None
+        out["memory"] = np.zeros(len(corpus.items)) if votes is None else np.where(mask, votes, 0.0)
     return out
 
 
@@ -380,6 +386,114 @@ def lexical_scores(corpus: "Corpus", text: str, lay_terms: LayTerms | None = Non
 def _bm25(corpus: "Corpus", words: list[str]) -> np.ndarray:
     tokens = [token for word in words for token in search_tokens(word)]
     return corpus.bm25.get_scores(tokens) if tokens else np.zeros(len(corpus.items))
+
+
+MEMORY_FILE = Path(__file__).resolve().parent / "data" / "question_memory.npz"
+
+
+@dataclass(frozen=True, eq=False)
+class QuestionMemory:
+    """Questions people asked before and the articles that answered them; a new question's nearest ones vote.
+
+    Learned from STARD's train split (``eval/memory_fit.py``, ``make fit-memory``) and shipped in
+    ``data/question_memory.npz``: each earlier question's vector (made by ``model``, the embedder the memory
+    only works with) and its answering articles as (document, label) pairs matched the way STARD matches them
+    (``core.model.norm_doc``/``norm_label``). For a question vector, the ``neighbours`` most similar earlier
+    questions get softmax weights (``temperature``); an item's vote is the weight of the questions it answered
+    (shared among a question's articles). Articles a corpus does not hold get no vote, so over a corpus
+    without those laws (the bundled plan) the memory changes nothing.
+    """
+
+    model: str = ""
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    ids: tuple = ()
+    answers: tuple = ()          # per question: ((doc key, label), ...)
+    neighbours: int = 30
+    temperature: float = 0.05
+    fitted_on: str = ""
+    excluded: str | None = None  # an id whose question does not vote (a train question asked of its own memory)
+    _targets: dict = field(default_factory=dict, repr=False)   # shared by ``without``'s copies
+
+    @classmethod
+    def load(cls, path: Path = MEMORY_FILE) -> "QuestionMemory":
+        """The shipped memory (an empty one when the file is missing); a damaged file is a ``BadInput``."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                vectors = np.asarray(data["vectors"], dtype=np.float32)
+        except FileNotFoundError:
+            return cls()
+        except (OSError, KeyError, ValueError) as exc:
+            raise BadInput(f"cannot read the question memory {path}: {exc}") from None
+        answers = tuple(tuple((str(doc), str(label)) for doc, label in refs) for refs in meta.get("answers", []))
+        if len(answers) != len(vectors) or len(meta.get("ids", [])) != len(vectors):
+            raise BadInput(f"the question memory {path} is inconsistent: {len(vectors)} vectors, "
+                           f"{len(answers)} answer lists, {len(meta.get('ids', []))} ids")
+        return cls(model=str(meta.get("model", "")), vectors=vectors, ids=tuple(meta["ids"]), answers=answers,
+                   neighbours=int(meta.get("neighbours", 30)), temperature=float(meta.get("temperature", 0.05)),
+                   fitted_on=str(meta.get("fitted_on", "")))
+
+    def save(self, path: Path, extra: dict | None = None) -> None:
+        meta = {"model": self.model, "neighbours": self.neighbours, "temperature": self.temperature,
+                "fitted_on": self.fitted_on, "ids": list(self.ids), "answers": [list(map(list, a)) for a in self.answers]}
+        meta.update(extra or {})
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            np.savez_compressed(out, vectors=self.vectors.astype(np.float16),
+                                meta=np.array(json.dumps(meta, ensure_ascii=False, indent=1)))
+
+    def for_embedder(self, name: str, dimension: int | None = None) -> "QuestionMemory | None":
+        """This memory when its vectors were made by embedder ``name`` (else None: vectors do not compare)."""
+        if not len(self.ids) or name != self.model:
+            return None
+        if dimension is not None and dimension != self.vectors.shape[1]:
+            return None
+        return self
+
+    def targets(self, corpus: "Corpus") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(memory question, item, share) for every answer ``corpus`` holds (worked out once per corpus)."""
+        key = id(corpus)
+        cached = self._targets.get(key)
+        if cached is not None and cached[0] is corpus:
+            return cached[1]
+        by_ref = {(norm_doc(item.doc), norm_label(item.item)): i for i, item in enumerate(corpus.items)}
+        rows = [(q, by_ref[ref], 1.0 / len(refs)) for q, refs in enumerate(self.answers) for ref in refs
+                if ref in by_ref]
+        found = (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int64),
+                 np.array([r[2] for r in rows], dtype=np.float64))
+        self._targets.clear()                # one corpus at a time (a new generation replaces the old)
+        self._targets[key] = (corpus, found)
+        return found
+
+    def without(self, question_id: str) -> "QuestionMemory":
+        """The same memory with that question left out (how a train question is measured: leave one out)."""
+        return replace(self, excluded=question_id)
+
+    def votes(self, corpus: "Corpus", query_vector: np.ndarray) -> np.ndarray | None:
+        """Per item of ``corpus``, its share of the nearest earlier questions' weight (None: no answer held)."""
+        questions, items, shares = self.targets(corpus)
+        if not len(items):
+            return None
+        similarity = self.vectors @ np.asarray(query_vector, dtype=np.float32)
+        if self.excluded is not None and self.excluded in self.ids:
+            similarity[self.ids.index(self.excluded)] = -np.inf
+        k = min(self.neighbours, len(similarity))
+        nearest = np.argpartition(-similarity, k - 1)[:k]
+        nearest = nearest[np.isfinite(similarity[nearest])]
+        weight = np.zeros(len(similarity))
+        if len(nearest):
+            top = similarity[nearest]
+            weight[nearest] = np.exp((top - top.max()) / self.temperature)
+            weight /= weight.sum()
+        out = np.zeros(len(corpus.items))
+        np.add.at(out, items, weight[questions] * shares)
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_question_memory() -> QuestionMemory:
+    return QuestionMemory.load()
+
 
 
 REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
@@ -696,6 +810,7 @@ class HybridRetriever:
         self.store = store
         self.embedder = embedder
         self.today = today
+        self.memory = default_question_memory().for_embedder(getattr(embedder, "name", ""))
 
     def run(self, query: Query, top_k: int = MAX_HITS) -> Retrieval:
         """The hits for ``query``: a direct lookup, or the ``top_k`` best items of the search."""
@@ -776,7 +891,7 @@ class HybridRetriever:
         deviations whatever features the model weighs."""
         dense, bm25, mask, vector = self.scores(query, docs)
         model = model or default_rank_model()
-        features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model)
+        features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model, self.memory)
         return np.where(mask, _standardise(model.score(features), mask), -np.inf), features, mask
 
     def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS,

@@ -38,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from policy_assistant import grounding
-from policy_assistant.core.model import Item
+from policy_assistant.core.model import Item, norm_doc, norm_label  # noqa: F401 (norm_* re-exported for the eval)
 from policy_assistant.core.stats import percentile
 from policy_assistant.core.text import fold_width
 
@@ -330,21 +330,6 @@ def aggregate(rows: list[dict]) -> dict:
 
 # -- STARD-style retrieval over (doc, item) pairs ------------------------------------------------
 RECALL_KS = (1, 3, 5, 10, 100)
-LAW_PREFIX = "中华人民共和国"
-
-
-def norm_doc(doc: str) -> str:
-    """A document as STARD matches it: the stem (last "/" part, no ".md"), leading 中华人民共和国 removed."""
-    stem = str(doc).strip().split("/")[-1].strip()
-    stem = stem[:-3] if stem.endswith(".md") else stem
-    return stem[len(LAW_PREFIX):] if stem.startswith(LAW_PREFIX) else stem
-
-
-def norm_label(item: str) -> str:
-    """An article as STARD matches it: its label (the last "/" part), e.g. 第五十四条."""
-    return str(item).strip().split("/")[-1].strip()
-
-
 def pair_recall(gold: list[dict], retrieved: list[dict], ks: tuple[int, ...] = RECALL_KS) -> dict:
     """Recall@k (the share of the gold (doc, article) pairs in the top k) and MRR@10 for one question.
 

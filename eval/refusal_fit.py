@@ -97,8 +97,9 @@ def evidence_rows(corpus, questions: list[dict], vectors: np.ndarray, settings: 
 
     retriever = HybridRetriever(corpus, None, KnownVectors([q["question"] for q in questions], vectors,
                                                            embedder.name, embedder), settings.today)
-    out = []
+    memory, out = retriever.memory, []
     for q in questions:
+        stard.leave_out(retriever, memory, q.get("id"))
         query = understand(q["question"], q.get("history") or [], q.get("doc") if q.get("doc") in corpus.docs else None)
         if query.lookup:
             continue                         # lookups are answered from the item tables, not by evidence

@@ -241,8 +241,16 @@ def unknown_gold_docs(rows: list[dict], corpus) -> list[str]:
     return sorted({g["doc"] for r in rows for g in r["gold"] if norm_doc(g["doc"]) not in indexed})
 
 
-def model_rankings(prepared: Prepared, model, depth: int = DEPTH) -> list[list[int]]:
-    """Each question's ``depth`` best items under a ``RankModel`` (the retriever's own scoring)."""
+def leave_out(retriever, memory, question_id: str) -> None:
+    """Ask ``retriever`` as if the train question ``question_id`` were new: the shipped question memory
+    (``memory``, the retriever's own) holds every train question, and one must not vote for itself."""
+    if memory is not None:
+        retriever.memory = memory.without(question_id)
+
+
+def model_rankings(prepared: Prepared, model, depth: int = DEPTH, memory=None) -> list[list[int]]:
+    """Each question's ``depth`` best items under a ``RankModel`` (the retriever's own scoring), with a
+    ``QuestionMemory`` if given (each question left out of it: a train question never votes for itself)."""
     from policy_assistant.retrieval import item_features, top_indices
 
     corpus = prepared.corpus
@@ -250,7 +258,7 @@ def model_rankings(prepared: Prepared, model, depth: int = DEPTH) -> list[list[i
     out = []
     for q, row in enumerate(prepared.rows):
         features = item_features(corpus, prepared.vectors[q], prepared.dense[q], prepared.bm25[q], row["question"],
-                                 mask, model)
+                                 mask, model, memory.without(row["id"]) if memory is not None else None)
         out.append(top_indices(model.score(features), mask, depth))
     return out
 
@@ -295,8 +303,10 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
     # ours: the retriever's own path, question by question, the question embedded live (no vector cache)
     retriever = HybridRetriever(corpus, None, CachedQueries(embedder, 0), settings.today)
     retriever.run(understand(rows[0]["question"]))                 # warm: BM25, jieba, the model
+    memory = retriever.memory
     records, latencies, refused = [], [], []
     for row in rows:
+        leave_out(retriever, memory, row["id"])
         started = time.perf_counter()
         retrieval = retriever.run(understand(row["question"]), DEPTH)
         latencies.append((time.perf_counter() - started) * 1000)
@@ -306,12 +316,16 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
     model = default_rank_model()
     add("ours", [r["retrieved"] for r in records], latencies, refused,
         note=f"ranker: {', '.join(f'{k} {v:+.2f}' for k, v in model.weights.items())}; "
-             f"prf {model.prf_weight}/{model.prf_depth}; fitted on {model.fitted_on or '-'}; latency: retrieval "
-             f"with the question embedded live")
+             f"prf {model.prf_weight}/{model.prf_depth}; fitted on {model.fitted_on or '-'}; question memory: "
+             f"{'%d train questions, each left out of it when asked' % len(memory.ids) if memory else 'none'}; "
+             f"latency: retrieval with the question embedded live")
     write_jsonl(Path(out).with_suffix(".ours.jsonl"), records)
 
+    without_memory = RankModel(weights={k: w for k, w in model.weights.items() if k != "memory"},
+                               prf_depth=model.prf_depth, prf_weight=model.prf_weight)
     for name, model_ in (("bm25-only", None), ("dense-only", RankModel(weights={"dense": 1.0})),
-                         ("dense+bm25 0.8/0.2", RankModel(weights={"dense": 0.8, "bm25": 0.2}))):
+                         ("dense+bm25 0.8/0.2", RankModel(weights={"dense": 0.8, "bm25": 0.2})),
+                         ("ours, no memory", without_memory)):
         started = time.perf_counter()
         if model_ is None:           # BM25 as it comes: the question's own tokens, raw scores
             rankings = []

@@ -157,13 +157,21 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
     by_document = {"questions": len(doc_val_idx), "chosen": figures(chosen, doc_val_idx),
                    "shipped": figures(base, doc_val_idx)}
     echo(f"by document ({len(doc_val_idx)} questions citing only held-out laws): {by_document}")
-    payload = {"weights": {k: round(v, 4) for k, v in chosen.weights.items()}, "prf_weight": chosen.prf_weight,
+    # the question memory's weight is fitted by ``make fit-memory`` (on this ranker): it is carried over as it is,
+    # and every figure here is without the memory (no memory is passed to ``model_rankings``)
+    weights = {k: round(v, 4) for k, v in chosen.weights.items() if k != "memory"}
+    if base.weights.get("memory"):
+        weights["memory"] = base.weights["memory"]
+    payload = {"weights": weights, "prf_weight": chosen.prf_weight,
                "prf_depth": chosen.prf_depth,
                "fitted_on": f"STARD train split, fit part ({len(fit_idx)} questions; validation = sha1(id) % 5 == 0)"
                             f" over {len(corpus.docs)} laws, {len(corpus.items)} articles",
                "laws_left_out": left_out,
                "validation": best["validation"], "validation_by_document": by_document,
-               "candidates": results, "command": "make fit-ranker"}
+               "candidates": results, "command": "make fit-ranker (then make fit-memory)"}
+    previous = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
+    if "memory" in weights and "memory_fitted_on" in previous:
+        payload["memory_fitted_on"] = previous["memory_fitted_on"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     echo(f"chosen: {best['name']}; written to {out}")

@@ -142,3 +142,19 @@ class Hit:
     def to_json(self) -> dict:
         return {"doc": self.item.doc, "item": self.item.item, "path": list(self.item.path),
                 "score": round(float(self.score), 4)}
+
+
+# -- how a reference to a law's article is matched (STARD's gold pairs, the question memory) -------------
+LAW_PREFIX = "中华人民共和国"
+
+
+def norm_doc(doc: str) -> str:
+    """A document as STARD matches it: the stem (last "/" part, no ".md"), leading 中华人民共和国 removed."""
+    stem = str(doc).strip().split("/")[-1].strip()
+    stem = stem[:-3] if stem.endswith(".md") else stem
+    return stem[len(LAW_PREFIX):] if stem.startswith(LAW_PREFIX) else stem
+
+
+def norm_label(item: str) -> str:
+    """An article as STARD matches it: its label (the last "/" part), e.g. 第五十四条."""
+    return str(item).strip().split("/")[-1].strip()
