@@ -204,7 +204,8 @@ class Corpus:
 
 RANKER_FILE = Path(__file__).resolve().parent / "data" / "ranker.json"
 FEATURES = ("dense", "bm25", "dense_scaled", "bm25_scaled", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense",
-            "title_named", "memory")
+            "title_named", "memory", "cited")
+MEMORY_FEATURES = ("memory", "cited")     # the features the question memory gives (``make fit-memory`` fits them)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,8 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     - neighbour_dense: the better dense score of the items right before and after it;
     - title_named: 1 when the question names the item's document ("劳动合同法…");
     - memory: the share of the nearest earlier questions' weight that votes for the item
-      (``QuestionMemory.votes``; 0 everywhere without a memory or when the corpus holds none of its answers).
+      (``QuestionMemory.votes``; 0 everywhere without a memory or when the corpus holds none of its answers);
+    - cited: log(1 + how many earlier questions the item answered) (``QuestionMemory.cited``: what people ask).
     """
     finite = np.isfinite(dense) & mask
     floor = float(np.nanmin(dense[finite])) if finite.any() else 0.0
@@ -291,6 +293,9 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
     if "memory" in wanted:
         votes = memory.votes(corpus, query_vector) if memory is not None and query_vector is not None else None
         out["memory"] = np.zeros(len(corpus.items)) if votes is None else np.where(mask, votes, 0.0)
+    if "cited" in wanted:
+        cited = memory.cited(corpus) if memory is not None else None
+        out["cited"] = np.zeros(len(corpus.items)) if cited is None else np.where(mask, cited, 0.0)
     return out
 
 
@@ -400,8 +405,9 @@ class QuestionMemory:
     only works with) and its answering articles as (document, label) pairs matched the way STARD matches them
     (``core.model.norm_doc``/``norm_label``). For a question vector, the ``neighbours`` most similar earlier
     questions get softmax weights (``temperature``); an item's vote is the weight of the questions it answered
-    (shared among a question's articles). Articles a corpus does not hold get no vote, so over a corpus
-    without those laws (the bundled plan) the memory changes nothing.
+    (shared among a question's articles); apart from the question, how often an article answered earlier
+    questions (``cited``) is a prior of what people ask. Articles a corpus does not hold get no vote, so over
+    a corpus without those laws (the bundled plan) the memory changes nothing.
     """
 
     model: str = ""
@@ -468,6 +474,15 @@ class QuestionMemory:
     def without(self, question_id: str) -> "QuestionMemory":
         """The same memory with that question left out (how a train question is measured: leave one out)."""
         return replace(self, excluded=question_id)
+
+    def cited(self, corpus: "Corpus") -> np.ndarray | None:
+        """Per item of ``corpus``, log(1 + the number of earlier questions it answered) (None: no answer held);
+        the ``excluded`` question's own answers are not counted."""
+        questions, items, _ = self.targets(corpus)
+        if not len(items):
+            return None
+        counted = items if self.excluded not in self.ids else items[questions != self.ids.index(self.excluded)]
+        return np.log1p(np.bincount(counted, minlength=len(corpus.items)).astype(np.float64))
 
     def votes(self, corpus: "Corpus", query_vector: np.ndarray) -> np.ndarray | None:
         """Per item of ``corpus``, its share of the nearest earlier questions' weight (None: no answer held)."""

@@ -4,7 +4,8 @@ What it does
     The memory (``retrieval.QuestionMemory``) lets a new question's nearest earlier questions vote for the
     articles that answered them; its vote is one more ranking feature (``memory`` in ``data/ranker.json``).
     Its settings (how many neighbours vote, the softmax temperature over their similarity, the vote's weight
-    in the ranker) are chosen on two checks, the sum of R@10, MRR@10 and R@100 under the shipped ranker:
+    in the ranker, and the weight of ``cited``, how often an article answered earlier questions) are chosen
+    on two checks, the sum of R@10, MRR@10 and R@100 under the shipped ranker:
     - the question split (``stard.split_questions``): the memory holds the fit part, the validation part asks
       (new questions over the same laws: what STARD's dev split is);
     - the split by document (``stard.split_by_document``): the memory holds only questions that cite none of
@@ -30,9 +31,10 @@ from policy_assistant.core.model import norm_doc, norm_label
 from policy_assistant.core.settings import Settings
 from policy_assistant.eval import stard
 
-TEMPERATURES = [0.02, 0.03, 0.05]
+TEMPERATURES = [0.03, 0.05]
 NEIGHBOURS = [10, 30]
-WEIGHTS = [0.25, 0.5, 1.0, 1.5, 2.0]
+WEIGHTS = [0.0, 0.25, 0.5, 1.0, 1.5]           # of the vote (``memory``)
+CITED_WEIGHTS = [0.0, 0.025, 0.05, 0.1]       # of the prior (``cited``)
 CRITERION = ("R@10", "MRR@10", "R@100")
 BY_DOCUMENT_TOLERANCE = 0.01    # the most the by-document check's summed figures may fall
 
@@ -48,42 +50,44 @@ def memory_of(prepared: stard.Prepared, indices: list[int], model: str, neighbou
 
 
 def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=print) -> int:
-    from policy_assistant.retrieval import RANKER_FILE, RankModel, default_rank_model
+    from policy_assistant.retrieval import MEMORY_FEATURES, RANKER_FILE, default_rank_model
 
     prepared, _, fit_idx, val_idx = stard.prepared_train(data, settings, build, echo)
     rows = prepared.rows
     doc_fit, doc_val = stard.split_by_document(rows)
     doc_fit_idx, doc_val_idx = stard.positions(rows, doc_fit), stard.positions(rows, doc_val)
     shipped = default_rank_model()
-    base = {k: w for k, w in shipped.weights.items() if k != "memory"}
+    base = {k: w for k, w in shipped.weights.items() if k not in MEMORY_FEATURES}
     model_name = settings.embed_model
     echo(f"question split: memory {len(fit_idx)}, asking {len(val_idx)}; by document: memory {len(doc_fit_idx)}, "
          f"asking {len(doc_val_idx)}")
 
-    def figures(memory_indices, asking, neighbours, temperature, weight) -> dict:
-        ranker = replace(shipped, weights=base | ({"memory": weight} if weight else {}))
-        memory = memory_of(prepared, memory_indices, model_name, neighbours, temperature) if weight else None
+    def figures(memory_indices, asking, neighbours, temperature, weight, cited) -> dict:
+        extra = {name: w for name, w in (("memory", weight), ("cited", cited)) if w}
+        ranker = replace(shipped, weights=base | extra)
+        memory = memory_of(prepared, memory_indices, model_name, neighbours, temperature) if extra else None
         sub = prepared.subset(asking)
         return stard.recall_of(sub, stard.model_rankings(sub, ranker, memory=memory))
 
     def total(part: dict) -> float:
         return sum(part[k] for k in CRITERION)
 
-    plain = {"name": "no memory", "weight": 0.0, "neighbours": 0, "temperature": 0.0,
-             "validation": figures(fit_idx, val_idx, 0, 0, 0), "by_document": figures(doc_fit_idx, doc_val_idx, 0, 0, 0)}
+    plain = {"name": "no memory", "weight": 0.0, "cited": 0.0, "neighbours": 0, "temperature": 0.0,
+             "validation": figures(fit_idx, val_idx, 0, 0, 0, 0),
+             "by_document": figures(doc_fit_idx, doc_val_idx, 0, 0, 0, 0)}
     candidates = [plain]
-    for temperature in TEMPERATURES:
-        for neighbours in NEIGHBOURS:
-            for weight in WEIGHTS:
-                result = {"name": f"{neighbours} neighbours, temperature {temperature}, weight {weight}",
-                          "weight": weight, "neighbours": neighbours, "temperature": temperature,
-                          "validation": figures(fit_idx, val_idx, neighbours, temperature, weight),
-                          "by_document": figures(doc_fit_idx, doc_val_idx, neighbours, temperature, weight)}
-                candidates.append(result)
-                echo(f"{result['name']}: " + "; ".join(
-                    f"{part} R@10 {result[part]['R@10']:.3f} MRR@10 {result[part]['MRR@10']:.3f} "
-                    f"R@100 {result[part]['R@100']:.3f} ({total(result[part]) - total(plain[part]):+.3f})"
-                    for part in ("validation", "by_document")))
+    settings_grid = [(t, n, w, c) for t in TEMPERATURES for n in NEIGHBOURS for w in WEIGHTS for c in CITED_WEIGHTS
+                     if w or (c and (t, n) == (TEMPERATURES[0], NEIGHBOURS[0]))]   # without a vote t, n do not matter
+    for temperature, neighbours, weight, cited in settings_grid:
+        result = {"name": f"{neighbours} neighbours, temperature {temperature}, weight {weight}, cited {cited}",
+                  "weight": weight, "cited": cited, "neighbours": neighbours, "temperature": temperature,
+                  "validation": figures(fit_idx, val_idx, neighbours, temperature, weight, cited),
+                  "by_document": figures(doc_fit_idx, doc_val_idx, neighbours, temperature, weight, cited)}
+        candidates.append(result)
+        echo(f"{result['name']}: " + "; ".join(
+            f"{part} R@10 {result[part]['R@10']:.3f} MRR@10 {result[part]['MRR@10']:.3f} "
+            f"R@100 {result[part]['R@100']:.3f} ({total(result[part]) - total(plain[part]):+.3f})"
+            for part in ("validation", "by_document")))
     allowed = [r for r in candidates
                if total(r["by_document"]) >= total(plain["by_document"]) - BY_DOCUMENT_TOLERANCE]
     best = max(allowed, key=lambda r: total(r["validation"]))
@@ -91,12 +95,11 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
     write(prepared, out, best, plain, model_name, len(fit_idx), len(val_idx), len(doc_val_idx), candidates)
     ranker_path = Path(RANKER_FILE)
     ranker = json.loads(ranker_path.read_text(encoding="utf-8"))
-    ranker["weights"] = {k: w for k, w in ranker["weights"].items() if k != "memory"}
-    if best["weight"]:
-        ranker["weights"]["memory"] = best["weight"]
+    ranker["weights"] = {k: w for k, w in ranker["weights"].items() if k not in MEMORY_FEATURES}
+    ranker["weights"].update({name: best[key] for name, key in (("memory", "weight"), ("cited", "cited")) if best[key]})
     ranker["memory_fitted_on"] = f"make fit-memory: {best['name']} (see data/question_memory.npz)"
     ranker_path.write_text(json.dumps(ranker, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    echo(f"written: {out}; memory weight {best['weight']} in {ranker_path}")
+    echo(f"written: {out}; memory weight {best['weight']}, cited {best['cited']} in {ranker_path}")
     return 0
 
 

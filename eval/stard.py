@@ -273,7 +273,7 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
           llamaindex: bool = True, limit: int | None = None, build: bool = True, echo=print) -> int:
     from policy_assistant.index.embedders import CachedQueries, make_embedder
     from policy_assistant.query import understand
-    from policy_assistant.retrieval import HybridRetriever, RankModel, default_rank_model
+    from policy_assistant.retrieval import MEMORY_FEATURES, HybridRetriever, RankModel, default_rank_model
 
     corpus, left_out = open_corpus(data, settings, full, build, echo)
     every = load_train(data)
@@ -321,7 +321,7 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
              f"latency: retrieval with the question embedded live")
     write_jsonl(Path(out).with_suffix(".ours.jsonl"), records)
 
-    without_memory = RankModel(weights={k: w for k, w in model.weights.items() if k != "memory"},
+    without_memory = RankModel(weights={k: w for k, w in model.weights.items() if k not in MEMORY_FEATURES},
                                prf_depth=model.prf_depth, prf_weight=model.prf_weight)
     for name, model_ in (("bm25-only", None), ("dense-only", RankModel(weights={"dense": 1.0})),
                          ("dense+bm25 0.8/0.2", RankModel(weights={"dense": 0.8, "bm25": 0.2})),

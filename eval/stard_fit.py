@@ -113,7 +113,7 @@ def fit_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=print) -> int:
-    from policy_assistant.retrieval import RankModel
+    from policy_assistant.retrieval import MEMORY_FEATURES, RankModel
 
     prepared, left_out, fit_idx, val_idx = stard.prepared_train(data, settings, build, echo)
     corpus, rows = prepared.corpus, prepared.rows
@@ -159,9 +159,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
     echo(f"by document ({len(doc_val_idx)} questions citing only held-out laws): {by_document}")
     # the question memory's weight is fitted by ``make fit-memory`` (on this ranker): it is carried over as it is,
     # and every figure here is without the memory (no memory is passed to ``model_rankings``)
-    weights = {k: round(v, 4) for k, v in chosen.weights.items() if k != "memory"}
-    if base.weights.get("memory"):
-        weights["memory"] = base.weights["memory"]
+    weights = {k: round(v, 4) for k, v in chosen.weights.items() if k not in MEMORY_FEATURES}
+    weights.update({k: base.weights[k] for k in MEMORY_FEATURES if base.weights.get(k)})
     payload = {"weights": weights, "prf_weight": chosen.prf_weight,
                "prf_depth": chosen.prf_depth,
                "fitted_on": f"STARD train split, fit part ({len(fit_idx)} questions; validation = sha1(id) % 5 == 0)"
@@ -170,7 +169,7 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
                "validation": best["validation"], "validation_by_document": by_document,
                "candidates": results, "command": "make fit-ranker (then make fit-memory)"}
     previous = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {}
-    if "memory" in weights and "memory_fitted_on" in previous:
+    if set(MEMORY_FEATURES) & set(weights) and "memory_fitted_on" in previous:
         payload["memory_fitted_on"] = previous["memory_fitted_on"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

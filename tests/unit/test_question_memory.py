@@ -139,3 +139,12 @@ def test_the_vote_moves_the_ranking_through_the_retriever():
     assert int(np.argmax(without)) == 1 and int(np.argmax(with_memory)) == 0
     retriever.memory = _memory(neighbours=1).without("q1")         # q3 now, whose article is elsewhere
     assert int(np.argmax(retriever.ranked(query, None, model)[0])) == 1
+
+
+def test_cited_counts_the_questions_an_article_answered():
+    memory = _memory()
+    cited = memory.cited(_corpus())
+    assert cited.tolist() == pytest.approx([np.log(2), np.log(2), np.log(2)])   # q1 → 第一条; q2 → 第二条 and 第三条
+    assert memory.without("q1").cited(_corpus())[0] == 0.0         # a question left out is not counted either
+    corpus = Corpus([Item(doc="plan", item="1", path=["1"], text="教育工作。")], "plan", np.eye(1, 4, dtype=np.float32))
+    assert memory.cited(corpus) is None
