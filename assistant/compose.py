@@ -135,7 +135,9 @@ def refusal(query: Query, retrieval: Retrieval, lang: str) -> Answer:
         what = (f"第{query.item_number}条" if query.item_number is not None else f"第{query.section_number}部分") \
             if lang == "zh" else (f"item {query.item_number}" if query.item_number is not None
                                   else f"section {query.section_number}")
-        if retrieval.choices:             # "第十条是什么" over many documents: ask which one
+        if retrieval.unknown_title:       # "劳动合同法第十条" over an index without that law
+            lines = [render("lookup_unknown_document", lang, what=what, title=retrieval.unknown_title)]
+        elif retrieval.choices:           # "第十条是什么" over many documents: ask which one
             titles = _document_titles(retrieval.choices, lang)
             lines = [render("lookup_which", lang, what=what, count=len(retrieval.choices), documents=titles)]
         else:

@@ -148,6 +148,19 @@ class Corpus:
         return [doc for doc, info in self.docs.items()
                 if len(name := normalise_title(info.series.split("\x00")[-1])) >= 4 and name in asked]
 
+    def knows_title(self, name: str) -> bool:
+        """Whether ``name`` (a title a question names) is, or is part of, the title or series of an indexed
+        document, or the other way round ("工作要点" and 《2025年教育工作要点》 both count)."""
+        wanted = normalise_title(re.sub(r"^中华人民共和国", "", name))
+        if not wanted:
+            return True
+        for info in self.docs.values():
+            for known in (info.title or info.doc, info.series.split("\x00")[-1]):
+                known = normalise_title(re.sub(r"^中华人民共和国", "", known or ""))
+                if known and (wanted in known or (len(known) >= 3 and known in wanted)):
+                    return True
+        return False
+
     @cached_property
     def haystacks(self) -> list[str]:
         return [item.embedding_text().lower() for item in self.items]
@@ -836,6 +849,10 @@ class HybridRetriever:
             named = self.corpus.named_docs(query.text)
             if named:                       # "劳动合同法第十条是什么": that law's article
                 docs = [doc for doc in named if docs is None or doc in docs] or named[:1]
+            elif query.named_title and not self.corpus.knows_title(query.named_title):
+                # a law the index does not hold: not this corpus's 第十条
+                return Retrieval(hits=[], answerable=False, lookup=True, unknown_title=query.named_title,
+                                 notes=[f"{query.named_title} is not among the indexed documents"])
         if query.item_number is not None:
             return self._item_lookup(query.item_number, docs)
         if query.section_number is not None:

@@ -40,6 +40,7 @@ class Retrieval:
     evidence: dict = field(default_factory=dict)  # what the answerable verdict rests on
     notes: list[str] = field(default_factory=list)
     choices: list[str] = field(default_factory=list)  # a lookup several documents answer: the doc ids to pick from
+    unknown_title: str = ""               # a lookup naming a document the index does not hold ("劳动合同法第十条")
 
 
 class Retriever(Protocol):

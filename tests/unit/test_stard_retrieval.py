@@ -90,6 +90,22 @@ def test_which_document_answer(fake_embedder):
     assert "3 部文件" in answer.text and "《个体工商户条例》" in answer.text
 
 
+def test_a_law_the_index_does_not_hold_is_named_not_replaced(fake_embedder):
+    from policy_assistant.compose import ExtractiveGenerator
+
+    retriever = _retriever(_laws(), fake_embedder)
+    query = understand("请问民法典第十条是什么")
+    assert query.named_title == "民法典"
+    retrieval = retriever.run(query)
+    assert not retrieval.hits and not retrieval.answerable and retrieval.unknown_title == "民法典"
+    answer = ExtractiveGenerator().run(query, retrieval)
+    assert answer.refused and "《民法典》" in answer.text and "第10条" in answer.text
+    # a title that is part of an indexed one, or a question naming none, keeps the usual lookup
+    assert retriever.run(understand("个体工商户条例第十条")).hits[0].item.doc == "个体工商户条例"
+    assert understand("孩子第十条怎么说").named_title is None
+    assert understand("《某市2025年教育工作要点》第三条").named_title == "某市2025年教育工作要点"
+
+
 def test_editions_are_grouped_by_issuer_and_title():
     items = [Item(doc=f"{city}-{year}", item="1", path=["1"], text="t", title=f"{year}年教育工作要点", year=year,
                   office=f"{city}市教育局") for city in ("台州", "宁波") for year in (2024, 2025)]
