@@ -101,7 +101,7 @@ class LlamaIndexDefault:
             documents.append(Document(text=text, id_=doc))
         self.splitter = SentenceSplitter()             # the defaults: chunk_size=1024, chunk_overlap=200 tokens
         self.index = VectorStoreIndex.from_documents(documents, embed_model=llama_index_embedding(embedder),
-                                                     transformations=[self.splitter], show_progress=False)
+                                                     transformations=[self.splitter], show_progress=True)
         self.retriever = self.index.as_retriever(similarity_top_k=top_k)
         nodes = list(self.index.docstore.docs.values())
         self.chunks = len(nodes)
