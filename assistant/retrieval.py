@@ -10,7 +10,10 @@
   ``LayTerms`` in ``data/lay_terms.tsv``, ``lexical_scores``), fused by a weighted
   sum of per-query features (``RankModel``, weights in
   ``data/ranker.json``: each score as a share of the best item's lead over the median,
-  so a weight means the same over 30 items and 11k articles), one hit per item.
+  so a weight means the same over 30 items and 11k articles), one hit per item. Two
+  features come from the ``QuestionMemory`` (``data/question_memory.npz``): the nearest
+  earlier questions vote for the articles that answered them, and how often an article
+  answered earlier questions; they act only on the articles an index holds.
 - Editions: "今年" or no year means the newest edition in force (not later than
   today), "去年" the one before, "2024年" that year's (``choose_docs``).
 - Validity: a document not in force yields the top place to an in-force item
@@ -521,7 +524,6 @@ class QuestionMemory:
 @lru_cache(maxsize=1)
 def default_question_memory() -> QuestionMemory:
     return QuestionMemory.load()
-
 
 
 REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
