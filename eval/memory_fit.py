@@ -13,7 +13,8 @@ What it does
       pull them towards the laws it knows. A setting may cost that check at most ``BY_DOCUMENT_TOLERANCE``.
     Among the settings within that tolerance ("no memory" included) the best on the question split wins. The
     shipped memory then holds every train question (its vector by the default embedder and its gold pairs),
-    and the chosen weight is written into ``assistant/data/ranker.json``.
+    and the chosen weights (``memory``, ``cited``) are written into ``assistant/data/ranker.json`` (with another
+    ``--out``, into a copy of it beside that file: an experiment does not change what ships).
 
 What it does not do
     It never reads STARD's dev split. Train questions asked of the shipped memory would find themselves: the
@@ -93,8 +94,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
     best = max(allowed, key=lambda r: total(r["validation"]))
     echo(f"chosen: {best['name']}")
     write(prepared, out, best, plain, model_name, len(fit_idx), len(val_idx), len(doc_val_idx), candidates)
-    ranker_path = Path(RANKER_FILE)
-    ranker = json.loads(ranker_path.read_text(encoding="utf-8"))
+    ranker_path = Path(out).with_name(Path(RANKER_FILE).name)
+    ranker = json.loads(Path(RANKER_FILE).read_text(encoding="utf-8"))
     ranker["weights"] = {k: w for k, w in ranker["weights"].items() if k not in MEMORY_FEATURES}
     ranker["weights"].update({name: best[key] for name, key in (("memory", "weight"), ("cited", "cited")) if best[key]})
     ranker["memory_fitted_on"] = f"make fit-memory: {best['name']} (see data/question_memory.npz)"
