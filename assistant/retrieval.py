@@ -434,7 +434,7 @@ class QuestionMemory:
     temperature: float = 0.05
     fitted_on: str = ""
     excluded: str | None = None  # an id whose question does not vote (a train question asked of its own memory)
-    _targets: dict = field(default_factory=dict, repr=False)   # shared by ``without``'s copies
+    _targets: list = field(default_factory=list, repr=False)   # [(corpus, its answer table)], shared by ``without``'s copies
 
     @classmethod
     def load(cls, path: Path = MEMORY_FILE) -> "QuestionMemory":
@@ -474,17 +474,14 @@ class QuestionMemory:
 
     def targets(self, corpus: "Corpus") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(memory question, item, share) for every answer ``corpus`` holds (worked out once per corpus)."""
-        key = id(corpus)
-        cached = self._targets.get(key)
-        if cached is not None and cached[0] is corpus:
-            return cached[1]
+        if self._targets and self._targets[0][0] is corpus:
+            return self._targets[0][1]
         by_ref = {(norm_doc(item.doc), norm_label(item.item)): i for i, item in enumerate(corpus.items)}
         rows = [(q, by_ref[ref], 1.0 / len(refs)) for q, refs in enumerate(self.answers) for ref in refs
                 if ref in by_ref]
         found = (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int64),
                  np.array([r[2] for r in rows], dtype=np.float64))
-        self._targets.clear()                # one corpus at a time (a new generation replaces the old)
-        self._targets[key] = (corpus, found)
+        self._targets[:] = [(corpus, found)]     # one corpus at a time (a new generation replaces the old)
         return found
 
     def without(self, question_id: str) -> "QuestionMemory":

@@ -36,7 +36,6 @@ TEMPERATURES = [0.03, 0.05]
 NEIGHBOURS = [10, 30]
 WEIGHTS = [0.0, 0.25, 0.5, 1.0, 1.5]           # of the vote (``memory``)
 CITED_WEIGHTS = [0.0, 0.025, 0.05, 0.1]       # of the prior (``cited``)
-CRITERION = ("R@10", "MRR@10", "R@100")
 BY_DOCUMENT_TOLERANCE = 0.01    # the most the by-document check's summed figures may fall
 
 
@@ -70,9 +69,6 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
         sub = prepared.subset(asking)
         return stard.recall_of(sub, stard.model_rankings(sub, ranker, memory=memory))
 
-    def total(part: dict) -> float:
-        return sum(part[k] for k in CRITERION)
-
     plain = {"name": "no memory", "weight": 0.0, "cited": 0.0, "neighbours": 0, "temperature": 0.0,
              "validation": figures(fit_idx, val_idx, 0, 0, 0, 0),
              "by_document": figures(doc_fit_idx, doc_val_idx, 0, 0, 0, 0)}
@@ -87,11 +83,11 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
         candidates.append(result)
         echo(f"{result['name']}: " + "; ".join(
             f"{part} R@10 {result[part]['R@10']:.3f} MRR@10 {result[part]['MRR@10']:.3f} "
-            f"R@100 {result[part]['R@100']:.3f} ({total(result[part]) - total(plain[part]):+.3f})"
+            f"R@100 {result[part]['R@100']:.3f} ({stard.criterion(result[part]) - stard.criterion(plain[part]):+.3f})"
             for part in ("validation", "by_document")))
     allowed = [r for r in candidates
-               if total(r["by_document"]) >= total(plain["by_document"]) - BY_DOCUMENT_TOLERANCE]
-    best = max(allowed, key=lambda r: total(r["validation"]))
+               if stard.criterion(r["by_document"]) >= stard.criterion(plain["by_document"]) - BY_DOCUMENT_TOLERANCE]
+    best = max(allowed, key=lambda r: stard.criterion(r["validation"]))
     echo(f"chosen: {best['name']}")
     write(prepared, out, best, plain, model_name, len(fit_idx), len(val_idx), len(doc_val_idx), candidates)
     ranker_path = Path(out).with_name(Path(RANKER_FILE).name)

@@ -263,6 +263,15 @@ def model_rankings(prepared: Prepared, model, depth: int = DEPTH, memory=None) -
     return out
 
 
+# what the STARD fits choose on: summed, since any one of them moves by noise at ~220 questions
+CRITERION = ("R@10", "MRR@10", "R@100")
+
+
+def criterion(figures: dict) -> float:
+    """The sum of ``CRITERION`` in ``figures`` (a ``recall_of`` result)."""
+    return sum(figures[k] for k in CRITERION)
+
+
 def recall_of(prepared: Prepared, rankings: list[list[int]]) -> dict:
     return mean_pair_recall([pair_recall(row["gold"], prepared.refs(order))
                              for row, order in zip(prepared.rows, rankings)])
