@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: setup setup-dev ask chat serve test test-fast eval bench bench-scale calibrate clean bench-stard fit-ranker fit-refusal fit-lay-terms fit-memory
+.PHONY: setup setup-dev ask chat serve test test-fast eval bench bench-scale calibrate clean bench-stard fit-ranker fit-refusal fit-lay-terms fit-memory fit-adapter
 
 $(VENV)/.core: pyproject.toml
 	@echo "setup: creating $(VENV) and installing the dependencies (first run only: about a minute)…"
@@ -71,6 +71,9 @@ fit-lay-terms: $(VENV)/.bench        ## re-learn the everyday-word -> statute-wo
 
 fit-memory: $(VENV)/.bench           ## re-fit the question memory (earlier questions vote for their articles) on STARD's train split -> assistant/data/question_memory.npz
 	$(PY) -m policy_assistant.eval.memory_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
+
+fit-adapter: $(VENV)/.bench          ## re-fit the query adapter (question vectors bent towards the articles that answer them) on STARD's train split (fit part) -> assistant/data/query_adapter.npz
+	$(PY) -m policy_assistant.eval.adapter_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited
 
 fit-refusal: $(VENV)/.bench           ## re-fit the answerability model -> assistant/data/refusal.json
 	$(PY) -m policy_assistant.eval.refusal_fit --data $(STARD) --index-dir $(STARD_INDEX)/cited

@@ -13,7 +13,9 @@
   so a weight means the same over 30 items and 11k articles), one hit per item. Two
   features come from the ``QuestionMemory`` (``data/question_memory.npz``): the nearest
   earlier questions vote for the articles that answered them, and how often an article
-  answered earlier questions; they act only on the articles an index holds.
+  answered earlier questions; they act only on the articles an index holds. One more comes
+  from the ``QueryAdapter`` (``data/query_adapter.npz``): the cosine of the question vector
+  after a learned linear map towards statute wording, beside the plain cosine.
 - Editions: "今年" or no year means the newest edition in force (not later than
   today), "去年" the one before, "2024年" that year's (``choose_docs``).
 - Validity: a document not in force yields the top place to an in-force item
@@ -219,8 +221,8 @@ class Corpus:
 
 
 RANKER_FILE = Path(__file__).resolve().parent / "data" / "ranker.json"
-FEATURES = ("dense", "bm25", "dense_scaled", "bm25_scaled", "prf_dense", "doc_dense", "doc_bm25", "neighbour_dense",
-            "title_named", "memory", "cited")
+FEATURES = ("dense", "bm25", "dense_scaled", "bm25_scaled", "adapted_dense", "prf_dense", "doc_dense", "doc_bm25",
+            "neighbour_dense", "title_named", "memory", "cited")
 MEMORY_FEATURES = ("memory", "cited")     # the features the question memory gives (``make fit-memory`` fits them)
 
 
@@ -259,7 +261,8 @@ def default_rank_model() -> RankModel:
 
 def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.ndarray, bm25: np.ndarray,
                   question: str, mask: np.ndarray, model: RankModel,
-                  memory: "QuestionMemory | None" = None) -> dict[str, np.ndarray]:
+                  memory: "QuestionMemory | None" = None,
+                  adapter: "QueryAdapter | None" = None) -> dict[str, np.ndarray]:
     """Per item, features standardised over the allowed items (so they mean the same at any corpus size).
 
     - dense / bm25: the question against the item (dense NaN outside the candidates gets the weakest score);
@@ -267,6 +270,9 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
       (``_top_scaled``). Unlike z-scores, whose maximum grows with the number of items (BM25's long tail
       reaches z 10 over 11k articles and 2-3 over 30 items), these are 1 for the best item at any corpus size,
       so fusion weights on them mean the same on a 30-item plan and a law library;
+    - adapted_dense: like dense_scaled, for the question vector mapped by the ``QueryAdapter`` (0 everywhere
+      without an adapter for this embedder, or when the item vectors are not in memory: the other features
+      then rank as they did before the adapter);
     - prf_dense: the question vector moved towards its best items (Rocchio feedback), against the item;
     - doc_dense / doc_bm25: the best item score of the item's document (document-level evidence);
     - neighbour_dense: the better dense score of the items right before and after it;
@@ -285,6 +291,11 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
         out["dense_scaled"] = _top_scaled(np.where(finite, dense, floor), mask)
     if "bm25_scaled" in wanted:
         out["bm25_scaled"] = _top_scaled(bm25, mask)
+    if "adapted_dense" in wanted:
+        if adapter is not None and corpus.vectors is not None and query_vector is not None:
+            out["adapted_dense"] = np.where(mask, _top_scaled(corpus.vectors @ adapter.apply(query_vector), mask), 0.0)
+        else:
+            out["adapted_dense"] = np.zeros(len(corpus.items))
     if "prf_dense" in wanted:
         if model.prf_weight and corpus.vectors is not None and query_vector is not None:
             first = model.weights.get("dense", 0.8) * z_dense + model.weights.get("bm25", 0.2) * z_bm25
@@ -521,6 +532,64 @@ class QuestionMemory:
 @lru_cache(maxsize=1)
 def default_question_memory() -> QuestionMemory:
     return QuestionMemory.load()
+
+
+ADAPTER_FILE = Path(__file__).resolve().parent / "data" / "query_adapter.npz"
+
+
+@dataclass(frozen=True, eq=False)
+class QueryAdapter:
+    """A learned linear map of question vectors: ``q -> q + delta @ q``, towards the articles that answered
+    questions like it (everyday words bent towards statute words, in the embedder's own space).
+
+    Learned from STARD's train split (``eval/adapter_fit.py``, ``make fit-adapter``: a softmax over every
+    article, ``delta`` held near zero by a penalty) and shipped in ``data/query_adapter.npz`` with the
+    embedder it was fitted for (``model``); its score is one more ranking feature (``adapted_dense``), beside
+    the plain cosine, never instead of it. Item vectors are not changed, so an index needs no rebuild.
+    """
+
+    model: str = ""
+    delta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = ADAPTER_FILE) -> "QueryAdapter":
+        """The shipped adapter (an empty one when the file is missing); a damaged file is a ``BadInput``."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                delta = np.asarray(data["delta"], dtype=np.float32)
+        except FileNotFoundError:
+            return cls()
+        except (OSError, KeyError, ValueError) as exc:
+            raise BadInput(f"cannot read the query adapter {path}: {exc}") from None
+        if delta.ndim != 2 or delta.shape[0] != delta.shape[1]:
+            raise BadInput(f"the query adapter {path} is not a square matrix: {delta.shape}")
+        return cls(model=str(meta.get("model", "")), delta=delta, fitted_on=str(meta.get("fitted_on", "")))
+
+    def save(self, path: Path, extra: dict | None = None) -> None:
+        meta = {"model": self.model, "fitted_on": self.fitted_on, **(extra or {})}
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            np.savez_compressed(out, delta=self.delta.astype(np.float16),
+                                meta=np.array(json.dumps(meta, ensure_ascii=False, indent=1)))
+
+    def for_embedder(self, name: str, dimension: int | None = None) -> "QueryAdapter | None":
+        """This adapter when it was fitted for embedder ``name`` (else None: another space)."""
+        if not self.delta.size or name != self.model:
+            return None
+        if dimension is not None and dimension != self.delta.shape[0]:
+            return None
+        return self
+
+    def apply(self, vector: np.ndarray) -> np.ndarray:
+        vector = np.asarray(vector, dtype=np.float32)
+        return vector + self.delta @ vector
+
+
+@lru_cache(maxsize=1)
+def default_query_adapter() -> QueryAdapter:
+    return QueryAdapter.load()
 
 
 REFUSAL_FILE = Path(__file__).resolve().parent / "data" / "refusal.json"
@@ -838,6 +907,7 @@ class HybridRetriever:
         self.embedder = embedder
         self.today = today
         self.memory = default_question_memory().for_embedder(getattr(embedder, "name", ""))
+        self.adapter = default_query_adapter().for_embedder(getattr(embedder, "name", ""))
 
     def run(self, query: Query, top_k: int = MAX_HITS) -> Retrieval:
         """The hits for ``query``: a direct lookup, or the ``top_k`` best items of the search."""
@@ -922,7 +992,7 @@ class HybridRetriever:
         deviations whatever features the model weighs."""
         dense, bm25, mask, vector = self.scores(query, docs)
         model = model or default_rank_model()
-        features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model, self.memory)
+        features = item_features(self.corpus, vector, dense, bm25, query.text, mask, model, self.memory, self.adapter)
         return np.where(mask, _standardise(model.score(features), mask), -np.inf), features, mask
 
     def _search(self, query: Query, docs: list[str] | None, top_k: int = MAX_HITS,

@@ -248,9 +248,10 @@ def leave_out(retriever, memory, question_id: str) -> None:
         retriever.memory = memory.without(question_id)
 
 
-def model_rankings(prepared: Prepared, model, depth: int = DEPTH, memory=None) -> list[list[int]]:
+def model_rankings(prepared: Prepared, model, depth: int = DEPTH, memory=None, adapter=None) -> list[list[int]]:
     """Each question's ``depth`` best items under a ``RankModel`` (the retriever's own scoring), with a
-    ``QuestionMemory`` if given (each question left out of it: a train question never votes for itself)."""
+    ``QuestionMemory`` if given (each question left out of it: a train question never votes for itself)
+    and a ``QueryAdapter`` if given."""
     from policy_assistant.retrieval import item_features, top_indices
 
     corpus = prepared.corpus
@@ -258,7 +259,7 @@ def model_rankings(prepared: Prepared, model, depth: int = DEPTH, memory=None) -
     out = []
     for q, row in enumerate(prepared.rows):
         features = item_features(corpus, prepared.vectors[q], prepared.dense[q], prepared.bm25[q], row["question"],
-                                 mask, model, memory.without(row["id"]) if memory is not None else None)
+                                 mask, model, memory.without(row["id"]) if memory is not None else None, adapter)
         out.append(top_indices(model.score(features), mask, depth))
     return out
 
@@ -327,6 +328,7 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
         note=f"ranker: {', '.join(f'{k} {v:+.2f}' for k, v in model.weights.items())}; "
              f"prf {model.prf_weight}/{model.prf_depth}; fitted on {model.fitted_on or '-'}; question memory: "
              f"{'%d train questions, each left out of it when asked' % len(memory.ids) if memory else 'none'}; "
+             f"query adapter: {retriever.adapter.fitted_on if retriever.adapter else 'none'}; "
              f"latency: retrieval with the question embedded live")
     write_jsonl(Path(out).with_suffix(".ours.jsonl"), records)
 
@@ -342,7 +344,7 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
                 scores = corpus.bm25.get_scores(search_tokens(row["question"]))
                 rankings.append([int(i) for i in np.argsort(-scores, kind="stable")[:DEPTH]])
         else:
-            rankings = model_rankings(prepared, model_)
+            rankings = model_rankings(prepared, model_, adapter=retriever.adapter if model_ is without_memory else None)
         per_question = (time.perf_counter() - started) * 1000 / len(rows)
         add(name, [prepared.refs(order) for order in rankings], [per_question] * len(rows),
             note="scored in memory; latency: mean per question, question embedding excluded")
