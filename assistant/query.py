@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from policy_assistant.core.errors import BadInput
 from policy_assistant.language import detect_language
 from policy_assistant.core.numerals import cn_to_int
-from policy_assistant.core.text import GENERIC_WORDS, content_tokens, tokens
+from policy_assistant.core.text import DOCUMENT_KIND, GENERIC_WORDS, content_tokens, tokens
 
 NUMBER = r"[0-9０-９零〇一二两三四五六七八九十百千]+"
 ITEM_LOOKUP = re.compile(rf"第\s*({NUMBER})\s*[条項项]|(?:item|article|point|no\.?)\s*#?\s*(\d+)", re.I)
@@ -27,9 +27,6 @@ LAST_YEAR = re.compile(r"去年|上一年|上年度|last year|previous year", re
 COMPARE = re.compile(r"相比|对比|比较|变化|区别|不同|有何变|有什么变|changed?|differen|compare", re.I)
 FOLLOW_UP_START = re.compile(r"^(?:那么?|那如果|还有|另外|再问一下|and\s+|what about\s+|how about\s+|and what about\s+)", re.I)
 FOLLOW_UP_END = re.compile(r"(?:呢|的呢|怎么样|如何)?\s*[？?。.!！]*$")
-# The kinds of official document a title ends with (文种: 法, 条例, 通知 …): "劳动合同法第十条" names a document
-# by its title, "孩子第十条" does not (民法典: 法典). Language, not corpus words.
-DOCUMENT_KIND = re.compile(r"(?:法|典|条例|规定|办法|细则|解释|决定|规则|意见|通知|方案|规划|纲要|要点|计划|标准|准则|章程)$")
 CJK_ONLY = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 QUOTED_TITLE = re.compile(r"《([^《》]{2,60})》\s*(?:的)?\s*$")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")

@@ -42,20 +42,34 @@ from pathlib import Path
 
 from policy_assistant.core.errors import BadInput
 from policy_assistant.core.model import Document, Validity
-from policy_assistant.core.text import split_sentences
+from policy_assistant.core.text import DOCUMENT_KIND, split_sentences
 
 # "这个文件还有效吗", "现行的是哪个", "最新版本", "is this still in force": answered from the status itself
 VALIDITY_QUESTION = re.compile(
-    r"还有效|有效吗|是否有效|是否还?有效|有没有效|仍然有效|还在有效期|过期了|失效|废止|作废|还能用吗|还适用吗|还执行吗|"
+    r"还在有效期|过期了|失效|废止|作废|还能用吗|还适用吗|还执行吗|"
     r"现行(?:有效|的|版|文件|政策|规定|标准)|最新(?:版|一版|的(?:版本|文件|政策|规定|一版|是))|哪个是现行|"
-    r"施行了吗|生效了吗|实施了吗|开始施行|何时施行|什么时候施行|什么时候生效|什么时候开始实施|"
+    r"施行了吗|实施了吗|开始施行|何时施行|什么时候施行|什么时候开始实施|"
     r"still (?:valid|in force|apply|applies|current)|in force|expired?\b|repealed|superseded|latest (?:version|edition)|"
     r"current (?:version|edition)|is (?:it|this) valid",
     re.I)
+# 有效 and 生效 are also said of legal acts ("这份合同是否有效", "条款有效吗", "遗嘱什么时候生效": 37 of STARD's
+# 1,235 train questions): they ask about a document's status only when said of a document (a title or a kind
+# of document: …法, 条例, 通知, 《…》, 文件, 政策), of a pointer alone (这个, 它, 该), or of nothing ("还有效吗").
+SAID_OF_ANYTHING = re.compile(r"还有效|有效吗|是否还?有效|有没有效|仍然有效|生效了吗|什么时候生效")
+_SUBJECT_TAIL = re.compile(r"(?:\s|[，,、]|的|还|是否|仍然|仍|现在|目前|如今|到底|究竟|已经)+$")
+_DOCUMENT_SUBJECT = re.compile(r"(?:文件|政策|》|这个|这份|这|它|该|此)$")
 
 
 def asks_validity(question: str) -> bool:
-    return bool(VALIDITY_QUESTION.search(question or ""))
+    """Does the question ask whether a document is in force ("这个文件还有效吗"), not whether an act is valid?"""
+    question = question or ""
+    if VALIDITY_QUESTION.search(question):
+        return True
+    for match in SAID_OF_ANYTHING.finditer(question):
+        subject = _SUBJECT_TAIL.sub("", question[:match.start()])
+        if not subject or DOCUMENT_KIND.search(subject) or _DOCUMENT_SUBJECT.search(subject):
+            return True
+    return False
 
 
 STATUSES = ("in_force", "not_yet_in_force", "expired", "repealed", "superseded")

@@ -35,6 +35,9 @@ def _word_file(name: str) -> frozenset[str]:
 # question is weighed by IDF over the index where it matters (the answerability evidence).
 GENERIC_WORDS = _word_file("stopwords.txt") | _word_file("question_words.txt")
 EXTRA_WORDS = tuple(sorted(_word_file("jieba_words.txt")))
+# The kinds of official document a title ends with (文种: 法, 条例, 通知 …): "劳动合同法第十条" names a document
+# by its title, "孩子第十条" does not (民法典: 法典). Language, not corpus words.
+DOCUMENT_KIND = re.compile(r"(?:法|典|条例|规定|办法|细则|解释|决定|规则|意见|通知|方案|规划|纲要|要点|计划|标准|准则|章程)$")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 SENTENCE_END = "。！？；!?;"        # clause ends too: a Chinese item's "；" closes a quotable unit
 FULL_STOPS = "。！？!?"             # sentence ends proper (the LLM stream cutter: "；" shares the next markers)

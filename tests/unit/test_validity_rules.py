@@ -161,6 +161,11 @@ def test_sidecar_adds_a_repeal_and_names_its_file_when_wrong(tmp_path):
 @pytest.mark.parametrize("question, expected", [
     ("这个文件还有效吗", True), ("现行的教育工作要点是哪个", True), ("最新版本是哪个", True),
     ("Is this plan still in force?", True), ("学前教育今年有什么要求", False), ("许可证有效期多久", False),
+    ("电力安全事故应急处置和调查处理条例还有效吗", True), ("这个政策现在还有效吗", True), ("还有效吗？", True),
+    ("《2025年教育工作要点》是否有效", True), ("它什么时候生效", True),
+    # said of a legal act, not of a document: an ordinary question about the law
+    ("口头变更劳动合同有效吗？", False), ("劳动者签署放弃加班费的协议，是否有效？", False),
+    ("学校让家长签的免责条款是否有效", False), ("遗嘱什么时候生效", False), ("这种约定有效吗？", False),
 ])
 def test_validity_questions(question, expected):
     assert asks_validity(question) is expected
