@@ -15,7 +15,8 @@
   earlier questions vote for the articles that answered them, and how often an article
   answered earlier questions; they act only on the articles an index holds. One more comes
   from the ``QueryAdapter`` (``data/query_adapter.npz``): the cosine of the question vector
-  after a learned linear map towards statute wording, beside the plain cosine.
+  after a learned linear map towards statute wording, beside the plain cosine, as far as
+  the memory's nearest questions have their answers in the index.
 - Editions: "今年" or no year means the newest edition in force (not later than
   today), "去年" the one before, "2024年" that year's (``choose_docs``).
 - Validity: a document not in force yields the top place to an in-force item
@@ -270,9 +271,12 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
       (``_top_scaled``). Unlike z-scores, whose maximum grows with the number of items (BM25's long tail
       reaches z 10 over 11k articles and 2-3 over 30 items), these are 1 for the best item at any corpus size,
       so fusion weights on them mean the same on a 30-item plan and a law library;
-    - adapted_dense: like dense_scaled, for the question vector mapped by the ``QueryAdapter`` (0 everywhere
-      without an adapter for this embedder, or when the item vectors are not in memory: the other features
-      then rank as they did before the adapter);
+    - adapted_dense: like dense_scaled, for the question vector mapped by the ``QueryAdapter``, times the
+      memory's reach (the share of the nearest earlier questions' weight whose answers the index holds): the
+      adapter bends questions like the ones it learned from, where the index holds the laws they were about.
+      0 everywhere without an adapter or a memory for this embedder, over a corpus holding none of the
+      memory's answers (the bundled plan: its ranking is what it was without the adapter), or when the item
+      vectors are not in memory;
     - prf_dense: the question vector moved towards its best items (Rocchio feedback), against the item;
     - doc_dense / doc_bm25: the best item score of the item's document (document-level evidence);
     - neighbour_dense: the better dense score of the items right before and after it;
@@ -291,9 +295,14 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
         out["dense_scaled"] = _top_scaled(np.where(finite, dense, floor), mask)
     if "bm25_scaled" in wanted:
         out["bm25_scaled"] = _top_scaled(bm25, mask)
+    votes = None
+    if wanted & {"memory", "adapted_dense"} and memory is not None and query_vector is not None:
+        votes = memory.votes(corpus, query_vector)
     if "adapted_dense" in wanted:
-        if adapter is not None and corpus.vectors is not None and query_vector is not None:
-            out["adapted_dense"] = np.where(mask, _top_scaled(corpus.vectors @ adapter.apply(query_vector), mask), 0.0)
+        reach = float(votes.sum()) if votes is not None else 0.0
+        if reach and adapter is not None and corpus.vectors is not None:
+            mapped = _top_scaled(corpus.vectors @ adapter.apply(query_vector), mask)
+            out["adapted_dense"] = np.where(mask, reach * mapped, 0.0)
         else:
             out["adapted_dense"] = np.zeros(len(corpus.items))
     if "prf_dense" in wanted:
@@ -318,7 +327,6 @@ def item_features(corpus: "Corpus", query_vector: np.ndarray | None, dense: np.n
         named = np.array([bool(title) and title in question for title in corpus.short_titles], dtype=np.float64)
         out["title_named"] = named[corpus.doc_ids]
     if "memory" in wanted:
-        votes = memory.votes(corpus, query_vector) if memory is not None and query_vector is not None else None
         out["memory"] = np.zeros(len(corpus.items)) if votes is None else np.where(mask, votes, 0.0)
     if "cited" in wanted:
         cited = memory.cited(corpus) if memory is not None else None
@@ -545,7 +553,8 @@ class QueryAdapter:
     Learned from STARD's train split (``eval/adapter_fit.py``, ``make fit-adapter``: a softmax over every
     article, ``delta`` held near zero by a penalty) and shipped in ``data/query_adapter.npz`` with the
     embedder it was fitted for (``model``); its score is one more ranking feature (``adapted_dense``), beside
-    the plain cosine, never instead of it. Item vectors are not changed, so an index needs no rebuild.
+    the plain cosine, never instead of it, weighed by how far the question memory's nearest questions have
+    their answers in the index (``item_features``). Item vectors are not changed, so an index needs no rebuild.
     """
 
     model: str = ""

@@ -344,7 +344,7 @@ def bench(data: Path, settings: Settings, full: bool = False, out: Path = Path("
                 scores = corpus.bm25.get_scores(search_tokens(row["question"]))
                 rankings.append([int(i) for i in np.argsort(-scores, kind="stable")[:DEPTH]])
         else:
-            rankings = model_rankings(prepared, model_, adapter=retriever.adapter if model_ is without_memory else None)
+            rankings = model_rankings(prepared, model_)
         per_question = (time.perf_counter() - started) * 1000 / len(rows)
         add(name, [prepared.refs(order) for order in rankings], [per_question] * len(rows),
             note="scored in memory; latency: mean per question, question embedding excluded")

