@@ -431,6 +431,25 @@ def _bm25(corpus: "Corpus", words: list[str]) -> np.ndarray:
 MEMORY_FILE = Path(__file__).resolve().parent / "data" / "question_memory.npz"
 
 
+def _read_array_file(path: Path, name: str, what: str) -> tuple[dict, np.ndarray] | None:
+    """(metadata, array ``name`` as float32) of a shipped ``.npz`` (None when missing; damaged: ``BadInput``)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["meta"])), np.asarray(data[name], dtype=np.float32)
+    except FileNotFoundError:
+        return None
+    except (OSError, KeyError, ValueError) as exc:
+        raise BadInput(f"cannot read the {what} {path}: {exc}") from None
+
+
+def _write_array_file(path: Path, name: str, array: np.ndarray, meta: dict) -> None:
+    """An ``.npz`` with ``array`` (as float16: these ship in the package) and the metadata as JSON."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        np.savez_compressed(out, **{name: np.asarray(array).astype(np.float16)},
+                            meta=np.array(json.dumps(meta, ensure_ascii=False, indent=1)))
+
+
 @dataclass(frozen=True, eq=False)
 class QuestionMemory:
     """Questions people asked before and the articles that answered them; a new question's nearest ones vote.
@@ -458,14 +477,10 @@ class QuestionMemory:
     @classmethod
     def load(cls, path: Path = MEMORY_FILE) -> "QuestionMemory":
         """The shipped memory (an empty one when the file is missing); a damaged file is a ``BadInput``."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                vectors = np.asarray(data["vectors"], dtype=np.float32)
-        except FileNotFoundError:
+        found = _read_array_file(path, "vectors", "question memory")
+        if found is None:
             return cls()
-        except (OSError, KeyError, ValueError) as exc:
-            raise BadInput(f"cannot read the question memory {path}: {exc}") from None
+        meta, vectors = found
         answers = tuple(tuple((str(doc), str(label)) for doc, label in refs) for refs in meta.get("answers", []))
         if len(answers) != len(vectors) or len(meta.get("ids", [])) != len(vectors):
             raise BadInput(f"the question memory {path} is inconsistent: {len(vectors)} vectors, "
@@ -477,11 +492,7 @@ class QuestionMemory:
     def save(self, path: Path, extra: dict | None = None) -> None:
         meta = {"model": self.model, "neighbours": self.neighbours, "temperature": self.temperature,
                 "fitted_on": self.fitted_on, "ids": list(self.ids), "answers": [list(map(list, a)) for a in self.answers]}
-        meta.update(extra or {})
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as out:
-            np.savez_compressed(out, vectors=self.vectors.astype(np.float16),
-                                meta=np.array(json.dumps(meta, ensure_ascii=False, indent=1)))
+        _write_array_file(path, "vectors", self.vectors, meta | (extra or {}))
 
     def for_embedder(self, name: str, dimension: int | None = None) -> "QuestionMemory | None":
         """This memory when its vectors were made by embedder ``name`` (else None: vectors do not compare)."""
@@ -564,24 +575,16 @@ class QueryAdapter:
     @classmethod
     def load(cls, path: Path = ADAPTER_FILE) -> "QueryAdapter":
         """The shipped adapter (an empty one when the file is missing); a damaged file is a ``BadInput``."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                delta = np.asarray(data["delta"], dtype=np.float32)
-        except FileNotFoundError:
+        found = _read_array_file(path, "delta", "query adapter")
+        if found is None:
             return cls()
-        except (OSError, KeyError, ValueError) as exc:
-            raise BadInput(f"cannot read the query adapter {path}: {exc}") from None
+        meta, delta = found
         if delta.ndim != 2 or delta.shape[0] != delta.shape[1]:
             raise BadInput(f"the query adapter {path} is not a square matrix: {delta.shape}")
         return cls(model=str(meta.get("model", "")), delta=delta, fitted_on=str(meta.get("fitted_on", "")))
 
     def save(self, path: Path, extra: dict | None = None) -> None:
-        meta = {"model": self.model, "fitted_on": self.fitted_on, **(extra or {})}
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as out:
-            np.savez_compressed(out, delta=self.delta.astype(np.float16),
-                                meta=np.array(json.dumps(meta, ensure_ascii=False, indent=1)))
+        _write_array_file(path, "delta", self.delta, {"model": self.model, "fitted_on": self.fitted_on, **(extra or {})})
 
     def for_embedder(self, name: str, dimension: int | None = None) -> "QueryAdapter | None":
         """This adapter when it was fitted for embedder ``name`` (else None: another space)."""
