@@ -139,7 +139,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
          f"ask {len(doc_val_idx)}; bundled dev: {len(bundled.rows)} questions")
 
     def figures(adapters: dict, weight: float, share: float) -> dict:
-        weights = dict(shipped.weights, dense_scaled=shipped.weights.get("dense_scaled", 0.0) * share)
+        weights = {k: w for k, w in shipped.weights.items() if k != "adapted_dense"}   # the ranker without it
+        weights["dense_scaled"] = weights.get("dense_scaled", 0.0) * share
         ranker = replace(shipped, weights={k: w for k, w in weights.items() if w} | ({"adapted_dense": weight}
                                                                                       if weight else {}))
         result = {part: stard.recall_of(sub, stard.model_rankings(sub, ranker, memory=memories[part],
