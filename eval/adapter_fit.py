@@ -44,11 +44,11 @@ from policy_assistant.eval.runner import load_dataset
 
 HERE = Path(__file__).resolve().parent
 # The grid. A first run (2026-12-02) also tried penalties 0.01-0.1, temperature 0.05 and giving the adapted score
-# some or all of the plain ``dense_scaled`` weight: each was worse on the question split or on both checks.
+# half or all of the plain ``dense_scaled`` weight instead of adding it: each was worse on the question split or
+# on both checks.
 PENALTIES = [1.0, 2.0, 3.0, 5.0, 10.0]  # on ||delta||^2 (a batch's mean loss + penalty * ||delta||^2)
 TEMPERATURES = [0.02]                   # of the softmax over articles (cosines / temperature)
 WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]   # of ``adapted_dense`` in the ranker, beside the plain dense score
-DENSE_SHARES = [1.0]                    # how much of the plain ``dense_scaled`` weight stays beside it
 EPOCHS, LEARNING_RATE, BATCH = 20, 1e-3, 256
 BY_DOCUMENT_TOLERANCE = 0.01           # the most the by-document check's summed figures may fall
 BUNDLED_TOLERANCE = 0.01               # the most the bundled plan's dev MRR@10 may fall
@@ -138,11 +138,10 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
     echo(f"question split: learn {len(fit_idx)}, ask {len(val_idx)}; by document: learn {len(doc_fit_idx)}, "
          f"ask {len(doc_val_idx)}; bundled dev: {len(bundled.rows)} questions")
 
-    def figures(adapters: dict, weight: float, share: float) -> dict:
-        weights = {k: w for k, w in shipped.weights.items() if k != "adapted_dense"}   # the ranker without it
-        weights["dense_scaled"] = weights.get("dense_scaled", 0.0) * share
-        ranker = replace(shipped, weights={k: w for k, w in weights.items() if w} | ({"adapted_dense": weight}
-                                                                                      if weight else {}))
+    without = {k: w for k, w in shipped.weights.items() if k != "adapted_dense"}   # the ranker without it
+
+    def figures(adapters: dict, weight: float) -> dict:
+        ranker = replace(shipped, weights=without | ({"adapted_dense": weight} if weight else {}))
         result = {part: stard.recall_of(sub, stard.model_rankings(sub, ranker, memory=memories[part],
                                                                    adapter=adapters[part]))
                   for part, sub in asking.items()}
@@ -150,8 +149,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
                                                                           adapter=adapters["validation"]))
         return result
 
-    plain = {"name": "no adapter", "weight": 0.0, "share": 1.0, "penalty": None, "temperature": None,
-             **figures(dict.fromkeys(asking), 0.0, 1.0)}
+    plain = {"name": "no adapter", "weight": 0.0, "penalty": None, "temperature": None,
+             **figures(dict.fromkeys(asking), 0.0)}
     echo(line_of(plain, plain))
     candidates, adapters_of = [plain], {}
     for penalty in PENALTIES:
@@ -163,13 +162,11 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
             adapters["unseen_only"] = adapters["by_document"]
             adapters_of[(penalty, temperature)] = adapters
             for weight in WEIGHTS[1:]:
-                for share in DENSE_SHARES:
-                    result = {"name": f"penalty {penalty}, temperature {temperature}, weight {weight}, "
-                                      f"dense_scaled x{share}",
-                              "weight": weight, "share": share, "penalty": penalty, "temperature": temperature,
-                              **figures(adapters, weight, share)}
-                    candidates.append(result)
-                    echo(line_of(result, plain))
+                result = {"name": f"penalty {penalty}, temperature {temperature}, weight {weight}",
+                          "weight": weight, "penalty": penalty, "temperature": temperature,
+                          **figures(adapters, weight)}
+                candidates.append(result)
+                echo(line_of(result, plain))
     allowed = [r for r in candidates
                if stard.criterion(r["by_document"]) >= stard.criterion(plain["by_document"]) - BY_DOCUMENT_TOLERANCE
                and r["bundled"]["MRR@10"] >= plain["bundled"]["MRR@10"] - BUNDLED_TOLERANCE]
@@ -179,10 +176,8 @@ def run(data: Path, settings: Settings, out: Path, build: bool = True, echo=prin
           len(prepared.corpus.items))
     ranker_path = Path(out).with_name(Path(RANKER_FILE).name)
     ranker = json.loads(Path(RANKER_FILE).read_text(encoding="utf-8"))
-    weights = {k: w for k, w in ranker["weights"].items() if k != "adapted_dense"}
-    weights["dense_scaled"] = round(weights.get("dense_scaled", 0.0) * best["share"], 4)
-    ranker["weights"] = {k: w for k, w in weights.items() if w} | ({"adapted_dense": best["weight"]}
-                                                                   if best["weight"] else {})
+    ranker["weights"] = {k: w for k, w in ranker["weights"].items() if k != "adapted_dense"} | (
+        {"adapted_dense": best["weight"]} if best["weight"] else {})
     ranker["adapter_fitted_on"] = f"make fit-adapter: {best['name']} (see data/query_adapter.npz)"
     ranker_path.write_text(json.dumps(ranker, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     echo(f"written: {out}; weights {ranker['weights']} in {ranker_path}")
