@@ -448,6 +448,8 @@ def _long_doc() -> str:
     return (text * (100_000 // len(text) + 1))[:100_000]
 
 
+LABEL_LINES = ["1.", "2、", "（一）", "一、", "第一条", "①"]     # bare labels, no bodies
+
 EDGE = {
     "empty": "",
     "spaces": "   \n\t\n\u3000\u3000\n",
@@ -461,7 +463,7 @@ EDGE = {
     "labels_only": "一、\n（一）\n1.\n（1）\n①\n第一章\n第一条",
     "one_long_line": "推进教育强市建设，" * 11_000,
     "100k_structured": _long_doc(),
-    "100k_lines": "\n".join(["1.", "2、", "（一）", "一、", "第一条", "①"] * 3000),
+    "100k_lines": "\n".join(LABEL_LINES * 3000),
 }
 
 
@@ -469,7 +471,7 @@ def test_chunking_time_grows_linearly_with_label_lines():
     """No quadratic blow-up on a page of bare labels: ten times the lines take well under 100 times as long
     (a ratio, not a wall-clock bound, so a slow or busy machine does not fail it)."""
     def seconds(repeats: int) -> float:
-        doc = make_doc("\n".join(["1.", "2、", "（一）", "一、", "第一条", "①"] * repeats))
+        doc = make_doc("\n".join(LABEL_LINES * repeats))
         start = time.perf_counter()
         chunk_with_residue(doc)
         return time.perf_counter() - start
